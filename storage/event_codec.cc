@@ -1,0 +1,83 @@
+#include "storage/event_codec.h"
+
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <string>
+
+namespace authledger::storage {
+
+EventDraft::EventDraft()
+    : message_(std::make_unique<capnp::MallocMessageBuilder>()),
+      envelope_(message_->initRoot<schema::Envelope>()) {}
+EventDraft::EventDraft(EventDraft&&) noexcept = default;
+EventDraft& EventDraft::operator=(EventDraft&&) noexcept = default;
+EventDraft::~EventDraft() = default;
+
+kj::Array<capnp::word> CanonicalBytes(schema::Envelope::Reader envelope) {
+  return capnp::canonicalize(envelope);
+}
+
+namespace {
+
+// Stored events are small; the limit guards decoding of damaged bytes against
+// pathological amplification, not legitimate events.
+constexpr std::uint64_t kTraversalLimitWords = 1 << 20;
+
+}  // namespace
+
+Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
+                                          bool require_canonical) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    return Status::Corruption("event_undecodable",
+                              "stored event has " + std::to_string(bytes.size()) +
+                                  " bytes, not a positive multiple of 8");
+  }
+  DecodedEvent event;
+  event.words_ = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(event.words_.begin(), bytes.data(), bytes.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kTraversalLimitWords;
+  options.nestingLimit = 16;
+  kj::ArrayPtr<const capnp::word> segments[1] = {event.words_.asPtr()};
+  try {
+    event.reader_ = std::make_unique<capnp::SegmentArrayMessageReader>(
+        kj::arrayPtr(segments, 1), options);
+    if (require_canonical && !event.reader_->isCanonical()) {
+      return Status::Corruption("event_not_canonical",
+                                "stored event bytes are not the canonical encoding");
+    }
+    event.envelope_ = event.reader_->getRoot<schema::Envelope>();
+    // Touch the union tag so that a damaged root pointer fails here, not later.
+    static_cast<void>(event.envelope_.getEvent().which());
+  } catch (const kj::Exception& e) {
+    return Status::Corruption("event_undecodable",
+                              std::string("stored event does not decode: ") +
+                                  e.getDescription().cStr());
+  }
+  return event;
+}
+
+DecodedEvent::DecodedEvent(DecodedEvent&&) noexcept = default;
+DecodedEvent& DecodedEvent::operator=(DecodedEvent&&) noexcept = default;
+DecodedEvent::~DecodedEvent() = default;
+
+std::array<std::uint8_t, 8> SeqKey(std::uint64_t seq) {
+  std::array<std::uint8_t, 8> key{};
+  for (int i = 7; i >= 0; --i) {
+    key[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(seq & 0xff);
+    seq >>= 8;
+  }
+  return key;
+}
+
+bool ParseSeqKey(std::span<const std::uint8_t> key, std::uint64_t* seq) {
+  if (key.size() != 8) return false;
+  std::uint64_t value = 0;
+  for (std::uint8_t b : key) value = (value << 8) | b;
+  *seq = value;
+  return true;
+}
+
+}  // namespace authledger::storage

@@ -1,0 +1,256 @@
+#include "storage/event_log.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "storage/fault_env.h"
+#include "storage/event_log_impl.h"
+
+namespace authledger::storage {
+
+// ---- PendingAppend ----
+
+struct PendingAppend::Slot {
+  std::shared_ptr<CommitSlot> slot;
+};
+
+PendingAppend::PendingAppend(std::shared_ptr<Slot> slot, SeqRange seqs)
+    : slot_(std::move(slot)), seqs_(seqs) {}
+PendingAppend::PendingAppend(PendingAppend&&) noexcept = default;
+PendingAppend& PendingAppend::operator=(PendingAppend&&) noexcept = default;
+PendingAppend::~PendingAppend() = default;
+
+Result<SeqRange> PendingAppend::Wait() {
+  Status s = slot_->slot->Wait();
+  if (!s.ok()) return s;
+  return seqs_;
+}
+
+Status EventLog::Impl::OpenDb(bool create) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = create;
+  db_options.create_missing_column_families = create;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  if (options.faults) {
+    env = NewFaultInjectingEnv(options.faults);
+    db_options.env = env.get();
+  }
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options}, {kEventsFamily, cf_options},
+      {kIndexFamily, cf_options},   {kMerkleFamily, cf_options},
+      {kSnapshotsFamily, cf_options}, {kMetaFamily, cf_options}};
+
+  if (!create) {
+    std::vector<std::string> existing;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &existing);
+    if (!s.ok()) return FromRocks(s, "reading the log's column families");
+    for (const auto& f : families) {
+      if (std::find(existing.begin(), existing.end(), f.name) == existing.end()) {
+        return Status::InvalidArgument("not_an_event_log",
+                                       dir + " is a RocksDB database but not an authledger log "
+                                             "(no '" + f.name + "' family)");
+      }
+    }
+  }
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, dir, families, &handles, &raw)
+          : rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "opening " + dir);
+  db.reset(raw);
+  events = handles[1];
+  index = handles[2];
+  merkle = handles[3];
+  snapshots = handles[4];
+  meta = handles[5];
+  return Status::Ok();
+}
+
+Status EventLog::Impl::LoadCommittedState() {
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kMetaFormatVersion, &value);
+  if (s.IsNotFound()) {
+    return Status::InvalidArgument("not_an_event_log", dir + " holds no authledger format version");
+  }
+  if (!s.ok()) return FromRocks(s, "reading the format version");
+  std::uint64_t version = 0;
+  if (!ParseU64(value, &version)) {
+    return Status::Corruption("log_damaged", "the format version record is damaged");
+  }
+  if (version > schema::FORMAT_VERSION) {
+    return Status::FailedPrecondition(
+        "format_too_new", dir + " has log format " + std::to_string(version) +
+                              "; this build reads up to " + std::to_string(schema::FORMAT_VERSION));
+  }
+
+  std::uint64_t stored_size = 0;
+  s = db->Get(rocksdb::ReadOptions(), meta, kMetaSize, &value);
+  if (s.ok() && !ParseU64(value, &stored_size)) {
+    return Status::Corruption("log_damaged", "the tree size record is damaged");
+  }
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading the tree size");
+
+  // The last stored event must be the one the tree size says.
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), events));
+  it->SeekToLast();
+  std::uint64_t last_seq = 0;
+  if (it->Valid() && !ParseSeqKey(ToSpan(it->key()), &last_seq)) {
+    return Status::Corruption("log_damaged", "an event key is malformed");
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "finding the last event");
+  if (last_seq != stored_size) {
+    return Status::Corruption(
+        "log_damaged", "the log records " + std::to_string(stored_size) +
+                           " events but the last stored event is " + std::to_string(last_seq) +
+                           (last_seq < stored_size ? " (events missing at the tail)" : ""));
+  }
+
+  RocksNodeReader reader = nodes();
+  auto loaded = MerkleFrontier::Load(reader, stored_size);
+  if (!loaded.ok()) {
+    return Status::Corruption("log_damaged", "the Merkle tree does not load: " +
+                                                 loaded.status().ToString());
+  }
+  frontier.emplace(std::move(loaded).value());
+  Hash root = frontier->Root();
+  if (stored_size > 0) {
+    s = db->Get(rocksdb::ReadOptions(), meta, kMetaRoot, &value);
+    if (!s.ok()) return FromRocks(s, "reading the stored root");
+    if (value.size() != root.size() || std::memcmp(value.data(), root.data(), root.size()) != 0) {
+      return Status::Corruption("log_damaged",
+                                "the Merkle root recomputed from the stored nodes does not "
+                                "match the recorded root");
+    }
+  }
+  std::uint64_t last_time = 0;
+  s = db->Get(rocksdb::ReadOptions(), meta, kMetaLastTime, &value);
+  if (s.ok() && !ParseU64(value, &last_time)) {
+    return Status::Corruption("log_damaged", "the last-time record is damaged");
+  }
+  committed_root = root;
+  committed_time_us = static_cast<std::int64_t>(last_time);
+  size.store(stored_size);
+  queue = std::make_unique<CommitQueue>(stored_size + 1, committed_time_us);
+  return Status::Ok();
+}
+
+// ---- EventLog ----
+
+EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLog::~EventLog() = default;
+
+Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
+                                                 const EventLogOptions& options) {
+  namespace fs = std::filesystem;
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->options = options;
+
+  std::error_code ec;
+  bool exists = fs::exists(dir, ec);
+  bool empty = !exists || fs::is_empty(dir, ec);
+  if (exists && !fs::is_directory(dir, ec)) {
+    return Status::InvalidArgument("not_an_event_log", dir + " is not a directory");
+  }
+  bool create = empty;
+  if (create) {
+    if (!options.create_if_missing || options.read_only) {
+      return Status::NotFound("log_not_found", "no event log at " + dir);
+    }
+    if (!exists && ::mkdir(dir.c_str(), 0700) != 0) {
+      return Status::IoError("io_error", "creating " + dir + ": " + std::strerror(errno));
+    }
+    if (::chmod(dir.c_str(), 0700) != 0) {
+      return Status::IoError("io_error", "restricting " + dir + ": " + std::strerror(errno));
+    }
+  } else if (!fs::exists(fs::path(dir) / "CURRENT", ec)) {
+    return Status::InvalidArgument("not_an_event_log",
+                                   dir + " is not empty and holds no authledger log");
+  }
+
+  if (Status s = impl->OpenDb(create); !s.ok()) return s;
+  if (create) {
+    rocksdb::WriteBatch batch;
+    batch.Put(impl->meta, kMetaFormatVersion, U64Bytes(schema::FORMAT_VERSION));
+    batch.Put(impl->meta, kMetaEngineVersion, kEngineVersion);
+    batch.Put(impl->meta, kMetaSize, U64Bytes(0));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    rocksdb::Status s = impl->db->Write(write_options, &batch);
+    if (!s.ok()) return FromRocks(s, "initializing " + dir);
+  }
+  if (Status s = impl->LoadCommittedState(); !s.ok()) return s;
+
+  if (!options.checkpoint_key_file.empty()) {
+    auto signer = CheckpointSigner::FromPrivateKeyFile(options.checkpoint_key_file);
+    if (!signer.ok()) return signer.status();
+    impl->signer.emplace(std::move(signer).value());
+  }
+  if (options.read_only) {
+    impl->queue->Fail(Status::FailedPrecondition("log_opened_read_only",
+                                                 "the log was opened read-only"));
+  } else {
+    Impl* raw = impl.get();
+    impl->writer = std::thread([raw] { raw->WriterLoop(); });
+  }
+  return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
+}
+
+Result<PendingAppend> EventLog::Enqueue(std::vector<EventDraft> batch,
+                                        DurableCallback on_durable) {
+  if (batch.empty()) return Status::InvalidArgument("empty_batch", "a batch holds no event");
+  auto slot = std::make_shared<CommitSlot>();
+  slot->subjects.reserve(batch.size());
+  for (const auto& draft : batch) {
+    auto subjects = SubjectsOf(draft.reader());
+    for (const auto& subject : subjects) {
+      if (subject.id.find('\0') != std::string::npos) {
+        return Status::InvalidArgument("invalid_id", "an id contains a NUL byte");
+      }
+    }
+    slot->subjects.push_back(std::move(subjects));
+  }
+  slot->drafts = std::move(batch);
+  if (on_durable) {
+    slot->on_durable = [cb = std::move(on_durable)](std::uint64_t first, std::uint64_t last) {
+      cb(SeqRange{first, last});
+    };
+  }
+  if (Status s = impl_->queue->Admit(slot); !s.ok()) return s;
+  slot->Prepare();
+  impl_->queue->MarkPrepared(slot);
+  SeqRange seqs{slot->first_seq, slot->last_seq()};
+  return PendingAppend(std::make_shared<PendingAppend::Slot>(PendingAppend::Slot{slot}), seqs);
+}
+
+Result<SeqRange> EventLog::Append(std::vector<EventDraft> batch) {
+  auto pending = Enqueue(std::move(batch));
+  if (!pending.ok()) return pending.status();
+  return pending->Wait();
+}
+
+std::uint64_t EventLog::next_seq() const { return impl_->queue->next_seq(); }
+std::int64_t EventLog::last_time_us() const { return impl_->queue->last_time_us(); }
+std::uint64_t EventLog::size() const { return impl_->size.load(std::memory_order_acquire); }
+Status EventLog::health() const { return impl_->queue->health(); }
+const std::string& EventLog::dir() const { return impl_->dir; }
+
+}  // namespace authledger::storage

@@ -1,0 +1,172 @@
+// EventLog: the append-only, tamper-evident event log on RocksDB.
+//
+// Holds every event under a dense seq from 1 (assigned here), a subject index (org,
+// user, token, IdP → seqs), the RFC 6962 Merkle tree over the canonical bytes of the
+// events, and engine snapshots. Appends are atomic (a batch is all or nothing) and
+// durable (fsync) when acknowledged; many threads' batches are group-committed by one
+// writer thread into one RocksDB WriteBatch and one sync. If a write fails, the log
+// turns read-only for the rest of its life (`health()` says why): nothing after the
+// failure is acknowledged, and reopening resumes from what is durable.
+//
+// Only this layer includes RocksDB; this header exposes none of its types.
+//
+// Thread-safety: every method may be called from any number of threads at once.
+// Readers see only committed (durable) events.
+#pragma once
+
+#include <authledger/status.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/checkpoint.h"
+#include "storage/event_codec.h"
+#include "storage/hash.h"
+#include "storage/subjects.h"
+
+namespace authledger::storage {
+
+class FaultInjector;
+
+struct EventLogOptions {
+  // Create the log if `dir` does not exist or is empty.
+  bool create_if_missing = true;
+  // Open without writing anything (audit tools beside a live engine read a
+  // consistent view as of opening).
+  bool read_only = false;
+  // Ed25519 private key (PEM) used to sign checkpoints; empty = unsigned checkpoints.
+  std::string checkpoint_key_file;
+  // Most events one group commit writes; more waiting callers go to the next group.
+  std::size_t max_group_events = 16384;
+  // RocksDB block cache for reads, in bytes.
+  std::size_t block_cache_bytes = 64u << 20;
+  // Test hook: a fault-injecting file system under the log (see fault_injection.h).
+  std::shared_ptr<FaultInjector> faults;
+};
+
+// Seqs [first, last] given to one appended batch.
+struct SeqRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t count() const { return last + 1 - first; }
+};
+
+class EventLog;
+
+// A batch accepted into the commit queue: its seqs are fixed, its durability is not yet
+// known. Wait() blocks until the group holding it was synced (OK) or failed.
+class PendingAppend {
+ public:
+  PendingAppend(PendingAppend&&) noexcept;
+  PendingAppend& operator=(PendingAppend&&) noexcept;
+  PendingAppend(const PendingAppend&) = delete;
+  PendingAppend& operator=(const PendingAppend&) = delete;
+  ~PendingAppend();
+
+  SeqRange seqs() const { return seqs_; }
+  Result<SeqRange> Wait();
+
+ private:
+  friend class EventLog;
+  struct Slot;
+  PendingAppend(std::shared_ptr<Slot> slot, SeqRange seqs);
+  std::shared_ptr<Slot> slot_;
+  SeqRange seqs_;
+};
+
+struct Snapshot {
+  std::uint64_t seq = 0;  // the state covers events 1..seq
+  std::string bytes;
+};
+
+class EventLog {
+ public:
+  // Opens or creates the log in `dir`. Refuses: a directory holding something else
+  // ("not_an_event_log"), a log of a newer format ("format_too_new"), a damaged one
+  // ("log_damaged", naming what is wrong), a missing one when !create_if_missing
+  // ("log_not_found").
+  static Result<std::unique_ptr<EventLog>> Open(const std::string& dir,
+                                                const EventLogOptions& options);
+  // Stops the writer after the queued groups are written, then closes.
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // ---- Appending ----
+
+  // Called by the writer thread, after a batch is durable and before its caller is
+  // woken, in seq order across batches. Must not call back into the log's writes.
+  using DurableCallback = std::function<void(SeqRange)>;
+
+  // Validates the batch, assigns its seqs and queues it; returns at once. Refuses an
+  // empty batch, a time earlier than the previous event's ("time_decreased"), an id
+  // with a NUL byte, or any append once the log is read-only ("log_read_only").
+  // Calls made one after another get increasing seqs in that order.
+  Result<PendingAppend> Enqueue(std::vector<EventDraft> batch,
+                                DurableCallback on_durable = nullptr);
+  // Enqueue + Wait: returns once the batch is durable.
+  Result<SeqRange> Append(std::vector<EventDraft> batch);
+
+  // Seq the next accepted event will get (committed + queued + 1).
+  std::uint64_t next_seq() const;
+  // Time of the latest accepted event (queued or committed); 0 if none.
+  std::int64_t last_time_us() const;
+  // Number of durable events; their seqs are 1..size().
+  std::uint64_t size() const;
+  // OK while the log accepts appends; else why it stopped.
+  Status health() const;
+
+  // ---- Reading (durable events only) ----
+
+  Result<DecodedEvent> Read(std::uint64_t seq) const;
+  // Calls `visit` for each event in [first, last] ∩ [1, size()] in order, stopping
+  // early if it returns false. Reads with a forward iterator, never the whole log.
+  Status Scan(std::uint64_t first, std::uint64_t last,
+              const std::function<bool(const DecodedEvent&)>& visit) const;
+  // The first seq whose event time is ≥ time_us, or size() + 1 if none.
+  Result<std::uint64_t> FirstSeqAtOrAfter(std::int64_t time_us) const;
+  // Seqs of the events of `subject` in [first, last], ascending, stopping early if
+  // `visit` returns false.
+  Status ScanSubject(const Subject& subject, std::uint64_t first, std::uint64_t last,
+                     const std::function<bool(std::uint64_t seq)>& visit) const;
+
+  // ---- Merkle tree ----
+
+  // Root of the tree over events 1..size (size ≤ size()).
+  Result<Hash> RootAt(std::uint64_t size) const;
+  // Leaf hash of event `seq` as stored in the tree.
+  Result<Hash> LeafHashAt(std::uint64_t seq) const;
+  // (size(), root, time of the last event), signed if a key is configured.
+  Result<Checkpoint> CurrentCheckpoint() const;
+  // Proof that event `seq` is leaf seq-1 of the tree of `tree_size` events.
+  Result<std::vector<Hash>> InclusionProof(std::uint64_t seq, std::uint64_t tree_size) const;
+  // Proof that the tree of `old_size` events is a prefix of the tree of `new_size`.
+  Result<std::vector<Hash>> ConsistencyProof(std::uint64_t old_size,
+                                             std::uint64_t new_size) const;
+  // Re-reads every event, recomputes its leaf hash, checks it decodes canonically with
+  // the right seq and non-decreasing time, and recomputes the root. Fails with
+  // Corruption naming the first bad seq ("event_missing", "event_tampered",
+  // "event_undecodable", "root_mismatch"); *bad_seq receives it (0 if none).
+  // `progress` (optional) is called with the seqs done so far.
+  Status VerifyIntegrity(std::uint64_t* bad_seq = nullptr,
+                         const std::function<void(std::uint64_t)>& progress = nullptr) const;
+
+  // ---- Snapshots ----
+
+  Status PutSnapshot(std::uint64_t seq, std::string_view bytes);
+  // The snapshot with the greatest seq ≤ at_most_seq, if any.
+  Result<std::optional<Snapshot>> NearestSnapshot(std::uint64_t at_most_seq) const;
+
+  const std::string& dir() const;
+
+ private:
+  struct Impl;
+  explicit EventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace authledger::storage

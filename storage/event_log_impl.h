@@ -1,0 +1,177 @@
+// EventLog's internals, shared by the files that implement it (internal to storage/).
+//
+// Thread-safety: see event_log.h; fields say who owns them.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/event_log.h"
+#include "storage/group_commit.h"
+#include "storage/merkle.h"
+#include "storage/rocks_util.h"
+
+namespace authledger::storage {
+
+inline constexpr const char* kEventsFamily = "events";
+inline constexpr const char* kIndexFamily = "index";
+inline constexpr const char* kMerkleFamily = "merkle";
+inline constexpr const char* kSnapshotsFamily = "snapshots";
+inline constexpr const char* kMetaFamily = "meta";
+
+inline constexpr const char* kMetaFormatVersion = "format_version";
+inline constexpr const char* kMetaEngineVersion = "engine_version";
+inline constexpr const char* kMetaSize = "tree_size";
+inline constexpr const char* kMetaRoot = "tree_root";
+inline constexpr const char* kMetaLastTime = "last_time_us";
+inline constexpr const char* kEngineVersion = "authledger 0.1.0";
+
+inline std::string U64Bytes(std::uint64_t v) {
+  auto key = SeqKey(v);
+  return {reinterpret_cast<const char*>(key.data()), key.size()};
+}
+
+inline bool ParseU64(const std::string& s, std::uint64_t* v) {
+  return ParseSeqKey({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}, v);
+}
+
+inline std::string SeqMessage(std::uint64_t seq, const std::string& what) {
+  return "event " + std::to_string(seq) + ": " + what;
+}
+
+// A NodeReader over the `merkle` family.
+class RocksNodeReader : public NodeReader {
+ public:
+  RocksNodeReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  Result<Hash> PerfectNode(unsigned level, std::uint64_t index) const override {
+    auto key = MerkleNodeKey(level, index);
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, ToSlice(key), &value);
+    if (s.IsNotFound()) {
+      return Status::Corruption("merkle_node_missing", "Merkle node (level " +
+                                                           std::to_string(level) + ", index " +
+                                                           std::to_string(index) + ") is missing");
+    }
+    if (!s.ok()) return FromRocks(s, "reading a Merkle node");
+    Hash h{};
+    if (value.size() != h.size()) {
+      return Status::Corruption("merkle_node_damaged", "Merkle node (level " +
+                                                           std::to_string(level) + ", index " +
+                                                           std::to_string(index) + ") has the wrong size");
+    }
+    std::memcpy(h.data(), value.data(), h.size());
+    return h;
+  }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+};
+
+
+struct EventLog::Impl {
+  std::string dir;
+  EventLogOptions options;
+  std::unique_ptr<rocksdb::Env> env;  // outlives db
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* index = nullptr;
+  rocksdb::ColumnFamilyHandle* merkle = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  std::optional<CheckpointSigner> signer;
+
+  // Committed view, published by the writer after each durable group.
+  std::atomic<std::uint64_t> size{0};
+  mutable std::mutex committed_mu;
+  Hash committed_root{};
+  std::int64_t committed_time_us = 0;
+
+  // Writer-owned.
+  std::optional<MerkleFrontier> frontier;
+  std::unique_ptr<CommitQueue> queue;
+  std::thread writer;
+
+  ~Impl() {
+    if (queue) queue->Stop();
+    if (writer.joinable()) writer.join();
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    handles.clear();
+    if (db) static_cast<void>(db->Close());
+  }
+
+  RocksNodeReader nodes() const { return RocksNodeReader(db.get(), merkle); }
+
+  void WriterLoop() {
+    for (;;) {
+      auto group = queue->TakeGroup(options.max_group_events);
+      if (group.empty()) return;
+      Status s = WriteGroup(group);
+      if (!s.ok()) {
+        queue->Fail(s);
+        for (auto& slot : group) slot->Complete(s);
+        continue;
+      }
+      for (auto& slot : group) {
+        if (slot->on_durable) slot->on_durable(slot->first_seq, slot->last_seq());
+        slot->Complete(Status::Ok());
+      }
+    }
+  }
+
+  Status WriteGroup(const std::vector<std::shared_ptr<CommitSlot>>& group) {
+    rocksdb::WriteBatch batch;
+    std::vector<PerfectNodeWrite> nodes_written;
+    std::int64_t last_time = 0;
+    for (const auto& slot : group) {
+      for (std::size_t i = 0; i < slot->drafts.size(); ++i) {
+        std::uint64_t seq = slot->first_seq + i;
+        auto key = SeqKey(seq);
+        batch.Put(events, ToSlice(key), ToSlice(AsBytes(slot->bytes[i])));
+        for (const auto& subject : slot->subjects[i]) {
+          batch.Put(index, IndexKey(subject, seq), rocksdb::Slice());
+        }
+        nodes_written.clear();
+        frontier->Append(slot->leaves[i], &nodes_written);
+        for (const auto& node : nodes_written) {
+          auto node_key = MerkleNodeKey(node.level, node.index);
+          batch.Put(merkle, ToSlice(node_key), ToSlice(node.hash));
+        }
+      }
+      last_time = slot->last_time_us;
+    }
+    Hash root = frontier->Root();
+    batch.Put(meta, kMetaSize, U64Bytes(frontier->size()));
+    batch.Put(meta, kMetaRoot, ToSlice(root));
+    batch.Put(meta, kMetaLastTime, U64Bytes(static_cast<std::uint64_t>(last_time)));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    rocksdb::Status s = db->Write(write_options, &batch);
+    if (!s.ok()) {
+      return Status::IoError("log_write_failed",
+                             "writing events " + std::to_string(group.front()->first_seq) + ".." +
+                                 std::to_string(group.back()->last_seq()) + ": " + s.ToString());
+    }
+    {
+      std::lock_guard lock(committed_mu);
+      committed_root = root;
+      committed_time_us = last_time;
+    }
+    size.store(frontier->size(), std::memory_order_release);
+    return Status::Ok();
+  }
+
+  Status OpenDb(bool create);
+  Status LoadCommittedState();
+};
+
+}  // namespace authledger::storage
