@@ -11,6 +11,13 @@ namespace authledger::storage {
 EventDraft::EventDraft()
     : message_(std::make_unique<capnp::MallocMessageBuilder>()),
       envelope_(message_->initRoot<schema::Envelope>()) {}
+EventDraft EventDraft::CopyOf(schema::Envelope::Reader envelope) {
+  EventDraft draft;
+  draft.message_->setRoot(envelope);
+  draft.envelope_ = draft.message_->getRoot<schema::Envelope>();
+  return draft;
+}
+
 EventDraft::EventDraft(EventDraft&&) noexcept = default;
 EventDraft& EventDraft::operator=(EventDraft&&) noexcept = default;
 EventDraft::~EventDraft() = default;
@@ -30,9 +37,9 @@ constexpr std::uint64_t kTraversalLimitWords = 1 << 20;
 Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
                                           bool require_canonical) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return Status::Corruption("event_undecodable",
-                              "stored event has " + std::to_string(bytes.size()) +
-                                  " bytes, not a positive multiple of 8");
+    return Status::Corruption("event_undecodable", "stored event has " +
+                                                       std::to_string(bytes.size()) +
+                                                       " bytes, not a positive multiple of 8");
   }
   DecodedEvent event;
   event.words_ = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
@@ -42,8 +49,8 @@ Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
   options.nestingLimit = 16;
   kj::ArrayPtr<const capnp::word> segments[1] = {event.words_.asPtr()};
   try {
-    event.reader_ = std::make_unique<capnp::SegmentArrayMessageReader>(
-        kj::arrayPtr(segments, 1), options);
+    event.reader_ =
+        std::make_unique<capnp::SegmentArrayMessageReader>(kj::arrayPtr(segments, 1), options);
     if (require_canonical && !event.reader_->isCanonical()) {
       return Status::Corruption("event_not_canonical",
                                 "stored event bytes are not the canonical encoding");
@@ -52,9 +59,8 @@ Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
     // Touch the union tag so that a damaged root pointer fails here, not later.
     static_cast<void>(event.envelope_.getEvent().which());
   } catch (const kj::Exception& e) {
-    return Status::Corruption("event_undecodable",
-                              std::string("stored event does not decode: ") +
-                                  e.getDescription().cStr());
+    return Status::Corruption("event_undecodable", std::string("stored event does not decode: ") +
+                                                       e.getDescription().cStr());
   }
   return event;
 }

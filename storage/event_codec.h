@@ -26,6 +26,9 @@ namespace authledger::storage {
 class EventDraft {
  public:
   EventDraft();
+  // A draft holding a copy of `envelope` (as read, e.g. written by another schema
+  // version); its seq is still assigned by the log.
+  static EventDraft CopyOf(schema::Envelope::Reader envelope);
   EventDraft(EventDraft&&) noexcept;
   EventDraft& operator=(EventDraft&&) noexcept;
   EventDraft(const EventDraft&) = delete;

@@ -13,8 +13,8 @@
 #include <mutex>
 #include <thread>
 
-#include "storage/fault_env.h"
 #include "storage/event_log_impl.h"
+#include "storage/fault_env.h"
 
 namespace authledger::storage {
 
@@ -53,9 +53,12 @@ Status EventLog::Impl::OpenDb(bool create) {
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options}, {kEventsFamily, cf_options},
-      {kIndexFamily, cf_options},   {kMerkleFamily, cf_options},
-      {kSnapshotsFamily, cf_options}, {kMetaFamily, cf_options}};
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {kEventsFamily, cf_options},
+      {kIndexFamily, cf_options},
+      {kMerkleFamily, cf_options},
+      {kSnapshotsFamily, cf_options},
+      {kMetaFamily, cf_options}};
 
   if (!create) {
     std::vector<std::string> existing;
@@ -64,16 +67,17 @@ Status EventLog::Impl::OpenDb(bool create) {
     for (const auto& f : families) {
       if (std::find(existing.begin(), existing.end(), f.name) == existing.end()) {
         return Status::InvalidArgument("not_an_event_log",
-                                       dir + " is a RocksDB database but not an authledger log "
-                                             "(no '" + f.name + "' family)");
+                                       dir +
+                                           " is a RocksDB database but not an authledger log "
+                                           "(no '" +
+                                           f.name + "' family)");
       }
     }
   }
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, dir, families, &handles, &raw)
-          : rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
+  rocksdb::Status s = options.read_only
+                          ? rocksdb::DB::OpenForReadOnly(db_options, dir, families, &handles, &raw)
+                          : rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, "opening " + dir);
   db.reset(raw);
   events = handles[1];
@@ -126,8 +130,8 @@ Status EventLog::Impl::LoadCommittedState() {
   RocksNodeReader reader = nodes();
   auto loaded = MerkleFrontier::Load(reader, stored_size);
   if (!loaded.ok()) {
-    return Status::Corruption("log_damaged", "the Merkle tree does not load: " +
-                                                 loaded.status().ToString());
+    return Status::Corruption("log_damaged",
+                              "the Merkle tree does not load: " + loaded.status().ToString());
   }
   frontier.emplace(std::move(loaded).value());
   Hash root = frontier->Root();
@@ -205,8 +209,8 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
     impl->signer.emplace(std::move(signer).value());
   }
   if (options.read_only) {
-    impl->queue->Fail(Status::FailedPrecondition("log_opened_read_only",
-                                                 "the log was opened read-only"));
+    impl->queue->Fail(
+        Status::FailedPrecondition("log_opened_read_only", "the log was opened read-only"));
   } else {
     Impl* raw = impl.get();
     impl->writer = std::thread([raw] { raw->WriterLoop(); });
@@ -214,8 +218,7 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
 }
 
-Result<PendingAppend> EventLog::Enqueue(std::vector<EventDraft> batch,
-                                        DurableCallback on_durable) {
+Result<PendingAppend> EventLog::Enqueue(std::vector<EventDraft> batch, DurableCallback on_durable) {
   if (batch.empty()) return Status::InvalidArgument("empty_batch", "a batch holds no event");
   auto slot = std::make_shared<CommitSlot>();
   slot->subjects.reserve(batch.size());

@@ -145,8 +145,7 @@ class EventLog {
   // Proof that event `seq` is leaf seq-1 of the tree of `tree_size` events.
   Result<std::vector<Hash>> InclusionProof(std::uint64_t seq, std::uint64_t tree_size) const;
   // Proof that the tree of `old_size` events is a prefix of the tree of `new_size`.
-  Result<std::vector<Hash>> ConsistencyProof(std::uint64_t old_size,
-                                             std::uint64_t new_size) const;
+  Result<std::vector<Hash>> ConsistencyProof(std::uint64_t old_size, std::uint64_t new_size) const;
   // Re-reads every event, recomputes its leaf hash, checks it decodes canonically with
   // the right seq and non-decreasing time, and recomputes the root. Fails with
   // Corruption naming the first bad seq ("event_missing", "event_tampered",

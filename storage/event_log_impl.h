@@ -63,9 +63,9 @@ class RocksNodeReader : public NodeReader {
     if (!s.ok()) return FromRocks(s, "reading a Merkle node");
     Hash h{};
     if (value.size() != h.size()) {
-      return Status::Corruption("merkle_node_damaged", "Merkle node (level " +
-                                                           std::to_string(level) + ", index " +
-                                                           std::to_string(index) + ") has the wrong size");
+      return Status::Corruption("merkle_node_damaged",
+                                "Merkle node (level " + std::to_string(level) + ", index " +
+                                    std::to_string(index) + ") has the wrong size");
     }
     std::memcpy(h.data(), value.data(), h.size());
     return h;
@@ -75,7 +75,6 @@ class RocksNodeReader : public NodeReader {
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
 };
-
 
 struct EventLog::Impl {
   std::string dir;

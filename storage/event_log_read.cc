@@ -15,8 +15,8 @@ Status MissingEvent(std::uint64_t seq) {
 
 Result<DecodedEvent> EventLog::Read(std::uint64_t seq) const {
   if (seq == 0 || seq > size()) {
-    return Status::NotFound("event_not_found", "no event " + std::to_string(seq) + " (the log has " +
-                                                   std::to_string(size()) + ")");
+    return Status::NotFound("event_not_found", "no event " + std::to_string(seq) +
+                                                   " (the log has " + std::to_string(size()) + ")");
   }
   auto key = SeqKey(seq);
   rocksdb::PinnableSlice value;
@@ -29,8 +29,8 @@ Result<DecodedEvent> EventLog::Read(std::uint64_t seq) const {
                               SeqMessage(seq, std::string(event.status().message())));
   }
   if (event->seq() != seq) {
-    return Status::Corruption("event_tampered", SeqMessage(seq, "holds seq " +
-                                                                    std::to_string(event->seq())));
+    return Status::Corruption("event_tampered",
+                              SeqMessage(seq, "holds seq " + std::to_string(event->seq())));
   }
   return event;
 }
@@ -118,9 +118,9 @@ Status EventLog::ScanSubject(const Subject& subject, std::uint64_t first, std::u
 
 Result<Hash> EventLog::RootAt(std::uint64_t tree_size) const {
   if (tree_size > size()) {
-    return Status::InvalidArgument("proof_out_of_range",
-                                   "tree size " + std::to_string(tree_size) +
-                                       " exceeds the log's " + std::to_string(size()));
+    return Status::InvalidArgument(
+        "proof_out_of_range",
+        "tree size " + std::to_string(tree_size) + " exceeds the log's " + std::to_string(size()));
   }
   if (tree_size == size()) {
     std::lock_guard lock(impl_->committed_mu);
@@ -163,9 +163,9 @@ Result<std::vector<Hash>> EventLog::InclusionProof(std::uint64_t seq,
 Result<std::vector<Hash>> EventLog::ConsistencyProof(std::uint64_t old_size,
                                                      std::uint64_t new_size) const {
   if (new_size > size()) {
-    return Status::InvalidArgument("proof_out_of_range",
-                                   "tree size " + std::to_string(new_size) +
-                                       " exceeds the log's " + std::to_string(size()));
+    return Status::InvalidArgument(
+        "proof_out_of_range",
+        "tree size " + std::to_string(new_size) + " exceeds the log's " + std::to_string(size()));
   }
   return storage::ConsistencyProof(impl_->nodes(), old_size, new_size);
 }
@@ -190,8 +190,8 @@ Status EventLog::VerifyIntegrity(std::uint64_t* bad_seq,
     std::uint64_t seq = event.seq();
     auto canonical = DecodedEvent::Decode(event.bytes(), /*require_canonical=*/true);
     if (!canonical.ok()) {
-      return fail(seq, Status::Corruption("event_tampered",
-                                          SeqMessage(seq, "bytes are not canonical")));
+      return fail(seq,
+                  Status::Corruption("event_tampered", SeqMessage(seq, "bytes are not canonical")));
     }
     Hash leaf = LeafHash(event.bytes());
     auto stored = nodes.PerfectNode(0, seq - 1);
@@ -201,8 +201,9 @@ Status EventLog::VerifyIntegrity(std::uint64_t* bad_seq,
                                           SeqMessage(seq, "bytes do not match the Merkle leaf")));
     }
     if (event.time_us() < previous_time) {
-      return fail(seq, Status::Corruption("event_tampered",
-                                          SeqMessage(seq, "time is earlier than the previous event's")));
+      return fail(seq,
+                  Status::Corruption("event_tampered",
+                                     SeqMessage(seq, "time is earlier than the previous event's")));
     }
     previous_time = event.time_us();
     ignored.clear();
@@ -235,9 +236,9 @@ Status EventLog::VerifyIntegrity(std::uint64_t* bad_seq,
 
 Status EventLog::PutSnapshot(std::uint64_t seq, std::string_view bytes) {
   if (seq > size()) {
-    return Status::InvalidArgument("snapshot_ahead_of_log",
-                                   "snapshot at " + std::to_string(seq) + " but the log has " +
-                                       std::to_string(size()));
+    return Status::InvalidArgument(
+        "snapshot_ahead_of_log",
+        "snapshot at " + std::to_string(seq) + " but the log has " + std::to_string(size()));
   }
   if (Status h = health(); !h.ok()) return h;
   auto key = SeqKey(seq);

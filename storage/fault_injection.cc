@@ -9,7 +9,8 @@ namespace authledger::storage {
 std::uint64_t FaultInjector::AdmitWalWrite(std::uint64_t size) {
   std::int64_t budget = wal_budget_.load();
   while (budget >= 0) {
-    auto take = static_cast<std::int64_t>(size) <= budget ? static_cast<std::int64_t>(size) : budget;
+    auto take =
+        static_cast<std::int64_t>(size) <= budget ? static_cast<std::int64_t>(size) : budget;
     if (wal_budget_.compare_exchange_weak(budget, budget - take)) {
       if (static_cast<std::uint64_t>(take) < size) injected_.fetch_add(1);
       return static_cast<std::uint64_t>(take);
@@ -60,7 +61,8 @@ class FaultyWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
-    if (faults_->SyncShouldFail()) return rocksdb::IOStatus::IOError("injected fault: fsync failed");
+    if (faults_->SyncShouldFail())
+      return rocksdb::IOStatus::IOError("injected fault: fsync failed");
     return target()->Fsync(options, dbg);
   }
 
@@ -81,7 +83,8 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
                                     rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSWritableFile> file;
     rocksdb::IOStatus s = target()->NewWritableFile(fname, opts, &file, dbg);
-    if (s.ok()) *result = std::make_unique<FaultyWritableFile>(std::move(file), faults_, IsWal(fname));
+    if (s.ok())
+      *result = std::make_unique<FaultyWritableFile>(std::move(file), faults_, IsWal(fname));
     return s;
   }
   rocksdb::IOStatus ReopenWritableFile(const std::string& fname, const rocksdb::FileOptions& opts,
@@ -89,7 +92,8 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
                                        rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSWritableFile> file;
     rocksdb::IOStatus s = target()->ReopenWritableFile(fname, opts, &file, dbg);
-    if (s.ok()) *result = std::make_unique<FaultyWritableFile>(std::move(file), faults_, IsWal(fname));
+    if (s.ok())
+      *result = std::make_unique<FaultyWritableFile>(std::move(file), faults_, IsWal(fname));
     return s;
   }
   rocksdb::IOStatus ReuseWritableFile(const std::string& fname, const std::string& old_fname,
@@ -98,7 +102,8 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
                                       rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSWritableFile> file;
     rocksdb::IOStatus s = target()->ReuseWritableFile(fname, old_fname, opts, &file, dbg);
-    if (s.ok()) *result = std::make_unique<FaultyWritableFile>(std::move(file), faults_, IsWal(fname));
+    if (s.ok())
+      *result = std::make_unique<FaultyWritableFile>(std::move(file), faults_, IsWal(fname));
     return s;
   }
 

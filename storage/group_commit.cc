@@ -39,18 +39,19 @@ CommitQueue::CommitQueue(std::uint64_t next_seq, std::int64_t last_time_us)
 Status CommitQueue::Admit(const std::shared_ptr<CommitSlot>& slot) {
   std::lock_guard lock(mu_);
   if (!failure_.ok()) {
-    return Status::FailedPrecondition("log_read_only",
-                                      "the event log is read-only after a write failure (" +
-                                          failure_.ToString() + ")");
+    return Status::FailedPrecondition(
+        "log_read_only",
+        "the event log is read-only after a write failure (" + failure_.ToString() + ")");
   }
   if (stopping_) return Status::Unavailable("log_closing", "the event log is closing");
   std::int64_t previous = last_time_us_;
   for (const auto& draft : slot->drafts) {
     std::int64_t t = draft.reader().getTimeUs();
     if (t < previous) {
-      return Status::InvalidArgument(
-          "time_decreased", "event time " + std::to_string(t) +
-                                " is earlier than the previous event's " + std::to_string(previous));
+      return Status::InvalidArgument("time_decreased",
+                                     "event time " + std::to_string(t) +
+                                         " is earlier than the previous event's " +
+                                         std::to_string(previous));
     }
     previous = t;
   }
@@ -94,8 +95,8 @@ void CommitQueue::Fail(const Status& cause) {
     ready_.notify_all();
   }
   for (auto& slot : dropped) {
-    slot->Complete(Status::IoError("log_write_failed",
-                                   "not written: an earlier group failed (" + cause.ToString() + ")"));
+    slot->Complete(Status::IoError(
+        "log_write_failed", "not written: an earlier group failed (" + cause.ToString() + ")"));
   }
 }
 

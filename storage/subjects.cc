@@ -8,9 +8,12 @@ namespace authledger::storage {
 
 namespace {
 
+// The whole text, NUL bytes included (cStr() would stop at the first one).
+std::string_view View(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
+
 class SubjectList {
  public:
-  void Add(SubjectKind kind, capnp::Text::Reader id) { Add(kind, std::string_view(id.cStr(), id.size())); }
+  void Add(SubjectKind kind, capnp::Text::Reader id) { Add(kind, View(id)); }
   void Add(SubjectKind kind, std::string_view id) {
     if (id.empty()) return;
     Subject subject{kind, std::string(id)};
@@ -98,7 +101,7 @@ std::vector<Subject> SubjectsOf(schema::Envelope::Reader envelope) {
       auto e = event.getLoginRejected();
       s.Add(K::kUser, e.getUserId());
       s.Add(K::kOrganization, e.getOrgId());
-      s.Add(K::kIdp, IdpOfMethod(std::string_view(e.getMethod().cStr())));
+      s.Add(K::kIdp, IdpOfMethod(View(e.getMethod())));
       break;
     }
     case E::TOKEN_CREATED: {
@@ -106,7 +109,7 @@ std::vector<Subject> SubjectsOf(schema::Envelope::Reader envelope) {
       s.Add(K::kToken, e.getTokenPrefix());
       s.Add(K::kUser, e.getOwnerUserId());
       s.Add(K::kOrganization, e.getOrgId());
-      s.Add(K::kIdp, IdpOfMethod(std::string_view(e.getMethod().cStr())));
+      s.Add(K::kIdp, IdpOfMethod(View(e.getMethod())));
       s.Add(K::kToken, e.getSessionPrefix());
       break;
     }

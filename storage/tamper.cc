@@ -1,0 +1,135 @@
+#include "storage/tamper.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <memory>
+#include <vector>
+
+#include "storage/event_codec.h"
+#include "storage/event_log_impl.h"
+
+namespace authledger::storage::tamper {
+
+namespace {
+
+// The log's database opened raw, with all its families.
+class RawLog {
+ public:
+  Status Open(const std::string& dir) {
+    rocksdb::Options options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), kEventsFamily, kIndexFamily,
+                             kMerkleFamily, kSnapshotsFamily, kMetaFamily}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(options, dir, families, &handles_, &raw);
+    if (!s.ok()) return FromRocks(s, "opening " + dir + " raw");
+    db_.reset(raw);
+    return Status::Ok();
+  }
+  ~RawLog() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    if (db_) static_cast<void>(db_->Close());
+  }
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* events() { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* merkle() { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* meta() { return handles_[5]; }
+
+  Result<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::uint64_t seq) {
+    auto key = SeqKey(seq);
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, ToSlice(key), &value);
+    if (!s.ok()) return FromRocks(s, "reading event " + std::to_string(seq));
+    return value;
+  }
+  Status Put(rocksdb::ColumnFamilyHandle* cf, std::uint64_t seq, const std::string& value) {
+    auto key = SeqKey(seq);
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    rocksdb::Status s = db_->Put(options, cf, ToSlice(key), value);
+    return s.ok() ? Status::Ok() : FromRocks(s, "writing event " + std::to_string(seq));
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+}  // namespace
+
+Status FlipEventByte(const std::string& dir, std::uint64_t seq, std::size_t offset) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  auto value = log.Get(log.events(), seq);
+  if (!value.ok()) return value.status();
+  if (offset >= value->size()) {
+    return Status::InvalidArgument("offset_out_of_range", "event is shorter than the offset");
+  }
+  (*value)[offset] = static_cast<char>((*value)[offset] ^ 1);
+  return log.Put(log.events(), seq, *value);
+}
+
+Status OverwriteEvent(const std::string& dir, std::uint64_t seq, const std::string& bytes) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  return log.Put(log.events(), seq, bytes);
+}
+
+Status DeleteEvent(const std::string& dir, std::uint64_t seq) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  auto key = SeqKey(seq);
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = log.db()->Delete(options, log.events(), ToSlice(key));
+  return s.ok() ? Status::Ok() : FromRocks(s, "deleting");
+}
+
+Status SwapEvents(const std::string& dir, std::uint64_t a, std::uint64_t b) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  auto va = log.Get(log.events(), a);
+  if (!va.ok()) return va.status();
+  auto vb = log.Get(log.events(), b);
+  if (!vb.ok()) return vb.status();
+  if (Status s = log.Put(log.events(), a, *vb); !s.ok()) return s;
+  return log.Put(log.events(), b, *va);
+}
+
+Status TruncateTail(const std::string& dir, std::uint64_t keep) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  std::string size_value;
+  rocksdb::Status rs = log.db()->Get(rocksdb::ReadOptions(), log.meta(), kMetaSize, &size_value);
+  if (!rs.ok()) return FromRocks(rs, "reading the size");
+  std::uint64_t size = 0;
+  ParseU64(size_value, &size);
+  rocksdb::WriteBatch batch;
+  for (std::uint64_t seq = keep + 1; seq <= size; ++seq) {
+    auto key = SeqKey(seq);
+    batch.Delete(log.events(), ToSlice(key));
+  }
+  RocksNodeReader nodes(log.db(), log.merkle());
+  auto root = RootAt(nodes, keep);
+  if (!root.ok()) return root.status();
+  batch.Put(log.meta(), kMetaSize, U64Bytes(keep));
+  batch.Put(log.meta(), kMetaRoot, ToSlice(*root));
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rs = log.db()->Write(options, &batch);
+  return rs.ok() ? Status::Ok() : FromRocks(rs, "truncating");
+}
+
+Status SetFormatVersion(const std::string& dir, std::uint64_t version) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = log.db()->Put(options, log.meta(), kMetaFormatVersion, U64Bytes(version));
+  return s.ok() ? Status::Ok() : FromRocks(s, "writing the format version");
+}
+
+}  // namespace authledger::storage::tamper

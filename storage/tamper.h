@@ -1,0 +1,33 @@
+// Deliberate damage to a closed log, for tests of tamper evidence and for the fault
+// drills of operators: these edit the stored bytes behind the log's back exactly as an
+// attacker with file access could, bypassing every invariant EventLog keeps.
+//
+// Never used by the engine. Each function opens the RocksDB database at `dir` directly
+// (the log must be closed), makes one edit, and closes it.
+//
+// Thread-safety: none; the log must not be open anywhere.
+#pragma once
+
+#include <authledger/status.h>
+
+#include <cstdint>
+#include <string>
+
+namespace authledger::storage::tamper {
+
+// Flips bit 0 of byte `offset` of the stored bytes of event `seq`.
+Status FlipEventByte(const std::string& dir, std::uint64_t seq, std::size_t offset);
+// Deletes event `seq` from the events family (index and tree untouched).
+Status DeleteEvent(const std::string& dir, std::uint64_t seq);
+// Swaps the stored bytes of events `a` and `b`.
+Status SwapEvents(const std::string& dir, std::uint64_t a, std::uint64_t b);
+// Deletes every event after `keep` and rewrites the recorded size, tree root and tree
+// nodes consistently, as an attacker hiding the tail would.
+Status TruncateTail(const std::string& dir, std::uint64_t keep);
+// Replaces the stored bytes of event `seq` with `bytes` verbatim.
+Status OverwriteEvent(const std::string& dir, std::uint64_t seq, const std::string& bytes);
+
+// Rewrites the recorded log format version.
+Status SetFormatVersion(const std::string& dir, std::uint64_t version);
+
+}  // namespace authledger::storage::tamper
