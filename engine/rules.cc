@@ -1,0 +1,203 @@
+#include "engine/rules.h"
+
+#include <algorithm>
+
+namespace authledger::internal {
+
+namespace {
+
+constexpr std::string_view kPasswordNotAllowed = "user_password_authentication_method_not_allowed";
+constexpr std::string_view kOauthNotAllowed = "user_oauth_authentication_method_not_allowed";
+constexpr std::string_view kSamlNotAllowed = "user_saml_authentication_method_not_allowed";
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// Records conditions when a trace is wanted; costs one branch otherwise.
+class Tracer {
+ public:
+  explicit Tracer(std::vector<TraceStep>* steps) : steps_(steps) {}
+  // Returns `reason` unchanged, recording whether it is "ok".
+  std::string_view Step(std::string_view condition, std::string_view reason,
+                        std::string detail = {}) {
+    if (steps_) steps_->push_back({std::string(condition), reason == kOk, std::move(detail)});
+    return reason;
+  }
+
+ private:
+  std::vector<TraceStep>* steps_;
+};
+
+bool IpOk(const Organization& org, std::string_view ip_text) {
+  if (!org.allowlist.enabled) return true;
+  auto ip = ParseIp(ip_text);
+  return ip.ok() && AnyContains(org.allowlist_ranges, *ip);
+}
+
+bool TokenIpOk(const Token& token, std::string_view ip_text) {
+  if (token.ip_allowlist.empty()) return true;
+  auto ip = ParseIp(ip_text);
+  return ip.ok() && AnyContains(token.ip_allowlist, *ip);
+}
+
+}  // namespace
+
+std::string_view AllowedMethod(const State& s, const Organization& org, const User& user,
+                               std::string_view method) {
+  const AuthenticationPolicy& p = org.policy;
+  if (method == "password") return p.password_auth_enabled ? kOk : kPasswordNotAllowed;
+  if (StartsWith(method, "oauth:")) {
+    std::string_view provider = method.substr(6);
+    bool listed = std::find(p.oauth_providers.begin(), p.oauth_providers.end(), provider) !=
+                  p.oauth_providers.end();
+    return p.oauth_enabled && listed ? kOk : kOauthNotAllowed;
+  }
+  if (StartsWith(method, "saml:")) {
+    auto it = s.idps.find(std::string(method.substr(5)));
+    if (it == s.idps.end() || it->second.removed || !p.saml_enabled) return kSamlNotAllowed;
+    const IdentityProvider& idp = it->second;
+    if (idp.org_id == org.id) return kOk;
+    return p.saml_allow_external && user.orgs.contains(idp.org_id) ? kOk : kSamlNotAllowed;
+  }
+  return "unknown_authentication_method";
+}
+
+std::string_view LoginRule(const State& s, const User& user, std::string_view method) {
+  if (!user.active) return "user_deactivated";
+  if (const Organization* managing = s.ManagingOrg(user)) {
+    return AllowedMethod(s, *managing, user, method);
+  }
+  if (StartsWith(method, "saml:")) {
+    // A non-managed user may still log in only through an IdP that exists.
+    auto it = s.idps.find(std::string(method.substr(5)));
+    if (it == s.idps.end() || it->second.removed) return kSamlNotAllowed;
+  }
+  return kOk;
+}
+
+std::string_view TokenLive(const State& s, const Token& token, std::int64_t now_us) {
+  if (token.revoked) return "token_revoked";
+  if (token.expiry_time_us != 0 && now_us >= token.expiry_time_us) return "token_expired";
+  if (token.max_age_seconds != 0) {
+    std::int64_t base =
+        token.extend_when_used ? std::max(token.created_us, token.last_used_us) : token.created_us;
+    if (now_us >= base + static_cast<std::int64_t>(token.max_age_seconds) * 1'000'000) {
+      return "token_expired";
+    }
+  }
+  auto owner = s.users.find(token.owner);
+  if (owner != s.users.end() && token.created_seq < owner->second.token_validity_begin_seq) {
+    return "token_expired_by_user";
+  }
+  return kOk;
+}
+
+std::string_view CreatePersonalTokenRule(const State& s, const User& user, const Token& session,
+                                         std::int64_t now_us) {
+  if (session.kind != TokenKind::kSession || session.owner != user.id) return "not_a_session";
+  if (auto live = TokenLive(s, session, now_us); live != kOk) return live;
+  if (!user.active) return "user_deactivated";
+  if (const Organization* managing = s.ManagingOrg(user)) {
+    if (!managing->policy.personal_tokens_enabled) return "user_personal_token_not_allowed";
+  }
+  return kOk;
+}
+
+Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view org_id,
+                           const CheckContext& ctx, std::vector<TraceStep>* trace) {
+  Decision d;
+  d.revision = s.revision;
+  d.org_id = org_id;
+  d.rule = "live";
+  Tracer t(trace);
+  auto finish = [&d](std::string_view reason) {
+    d.allowed = reason == kOk;
+    d.reason = reason;
+    return d;
+  };
+  if (token == nullptr) return finish(t.Step("token known", "unknown_token"));
+  d.token_prefix = token->prefix;
+  d.user_id = token->owner;
+  t.Step("token known", kOk, token->prefix);
+  if (auto r = t.Step("token live", TokenLive(s, *token, ctx.time_us)); r != kOk) return finish(r);
+  auto owner_it = s.users.find(token->owner);
+  if (owner_it == s.users.end()) return finish(t.Step("owner exists", "unknown_user"));
+  const User& user = owner_it->second;
+  if (auto r = t.Step("owner active", user.active ? kOk : "user_deactivated"); r != kOk) {
+    return finish(r);
+  }
+  auto org_it = s.orgs.find(std::string(org_id));
+  if (org_it == s.orgs.end()) return finish(t.Step("organization exists", "unknown_organization"));
+  const Organization& org = org_it->second;
+  const bool ip_ok = IpOk(org, ctx.ip);
+  constexpr std::string_view kIpViolation = "client_ip_address_policy_violation";
+
+  switch (token->kind) {
+    case TokenKind::kSession: {
+      d.rule = "R2";
+      if (auto r = t.Step("member of organization",
+                          org.members.contains(user.id) ? kOk : "not_a_member");
+          r != kOk) {
+        return finish(r);
+      }
+      if (auto r =
+              t.Step("allowed(" + token->method + ")", AllowedMethod(s, org, user, token->method));
+          r != kOk) {
+        return finish(r);
+      }
+      bool mfa_missing =
+          org.policy.two_factor_required && token->method == "password" && !token->two_factor_used;
+      if (auto r =
+              t.Step("two-factor requirement", mfa_missing ? "mfa_required_by_organization" : kOk);
+          r != kOk) {
+        return finish(r);
+      }
+      return finish(t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip));
+    }
+    case TokenKind::kPersonal: {
+      d.rule = "R4";
+      if (auto r = t.Step("member of organization",
+                          org.members.contains(user.id) ? kOk : "not_a_member");
+          r != kOk) {
+        return finish(r);
+      }
+      if (auto r = t.Step("token IP allowlist",
+                          TokenIpOk(*token, ctx.ip) ? kOk : "token_ip_not_allowed", ctx.ip);
+          r != kOk) {
+        return finish(r);
+      }
+      if (auto r = t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip);
+          r != kOk) {
+        return finish(r);
+      }
+      if (auto r =
+              t.Step("personal_tokens_enabled",
+                     org.policy.personal_tokens_enabled ? kOk : "user_personal_token_not_allowed");
+          r != kOk) {
+        return finish(r);
+      }
+      if (org.policy.personal_tokens_require_allowed_auth_method) {
+        bool allowed = AllowedMethod(s, org, user, token->method) == kOk;
+        return finish(t.Step("allowed(" + token->method + ") for personal tokens",
+                             allowed ? kOk : "token_auth_method_not_allowed"));
+      }
+      return finish(kOk);
+    }
+    case TokenKind::kApplication: {
+      d.rule = "R5";
+      bool of_org = user.application && user.application_org == org.id && !user.deleted;
+      if (auto r = t.Step("application user of organization", of_org ? kOk : "not_a_member");
+          r != kOk) {
+        return finish(r);
+      }
+      if (auto r = t.Step("token IP allowlist",
+                          TokenIpOk(*token, ctx.ip) ? kOk : "token_ip_not_allowed", ctx.ip);
+          r != kOk) {
+        return finish(r);
+      }
+      return finish(t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip));
+    }
+  }
+  return finish("unknown_token");
+}
+
+}  // namespace authledger::internal

@@ -1,0 +1,39 @@
+// The rules of the authentication policy (R1–R5 and "token live"), as pure functions
+// over a State. Each returns the reason code of the first condition that fails, or
+// "ok"; the traced variants also list every condition they checked.
+//
+// Thread-safety: pure functions of their arguments.
+#pragma once
+
+#include <authledger/decision.h>
+
+#include <string>
+#include <string_view>
+
+#include "engine/state.h"
+
+namespace authledger::internal {
+
+// Reason codes (stable).
+inline constexpr std::string_view kOk = "ok";
+
+// allowed(m, O) of the policy; "ok" or the reason it is not.
+std::string_view AllowedMethod(const State& s, const Organization& org, const User& user,
+                               std::string_view method);
+
+// R1: may `user` log in with `method`? (Checked against the managing org, if any.)
+std::string_view LoginRule(const State& s, const User& user, std::string_view method);
+
+// R3: may `user` create a personal token from `session`?
+std::string_view CreatePersonalTokenRule(const State& s, const User& user, const Token& session,
+                                         std::int64_t now_us);
+
+// "Token live" for `token` at `now_us`.
+std::string_view TokenLive(const State& s, const Token& token, std::int64_t now_us);
+
+// The whole check of a token presented to `org_id` (R2, R4 or R5 by kind). `trace`
+// may be null.
+Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view org_id,
+                           const CheckContext& ctx, std::vector<TraceStep>* trace);
+
+}  // namespace authledger::internal
