@@ -234,6 +234,7 @@ void Evolve(State& s, schema::Envelope::Reader envelope) {
       t.ip_allowlist = ParsedRanges(e.getIpAllowlist());
       t.scopes = Strs(e.getScopes());
       s.token_by_secret[t.secret_hash] = t.prefix;
+      s.tokens_by_owner[t.owner].push_back(t.prefix);
       s.tokens[t.prefix] = std::move(t);
       break;
     }

@@ -108,6 +108,7 @@ struct State {
   std::map<std::string, std::string> domain_owner;                             // domain → org id
   std::unordered_map<std::string, Token> tokens;                               // by prefix
   std::unordered_map<storage::Hash, std::string, HashOfHash> token_by_secret;  // → prefix
+  std::unordered_map<std::string, std::vector<std::string>> tokens_by_owner;   // user → prefixes
 
   // The organization managing `user` (through its email domain), or nullptr.
   const Organization* ManagingOrg(const User& user) const;
