@@ -41,9 +41,9 @@ bool TokenIpOk(const Token& token, std::string_view ip_text) {
 
 }  // namespace
 
-std::string_view AllowedMethod(const State& s, const Organization& org, const User& user,
+std::string_view AllowedMethod(const State& s, const Organization& org,
+                               const AuthenticationPolicy& p, const User& user,
                                std::string_view method) {
-  const AuthenticationPolicy& p = org.policy;
   if (method == "password") return p.password_auth_enabled ? kOk : kPasswordNotAllowed;
   if (StartsWith(method, "oauth:")) {
     std::string_view provider = method.substr(6);
@@ -64,7 +64,7 @@ std::string_view AllowedMethod(const State& s, const Organization& org, const Us
 std::string_view LoginRule(const State& s, const User& user, std::string_view method) {
   if (!user.active) return "user_deactivated";
   if (const Organization* managing = s.ManagingOrg(user)) {
-    return AllowedMethod(s, *managing, user, method);
+    return AllowedMethod(s, *managing, managing->policy, user, method);
   }
   if (StartsWith(method, "saml:")) {
     // A non-managed user may still log in only through an IdP that exists.
@@ -103,7 +103,8 @@ std::string_view CreatePersonalTokenRule(const State& s, const User& user, const
 }
 
 Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view org_id,
-                           const CheckContext& ctx, std::vector<TraceStep>* trace) {
+                           const CheckContext& ctx, std::vector<TraceStep>* trace,
+                           const CheckOptions& options) {
   Decision d;
   d.revision = s.revision;
   d.org_id = org_id;
@@ -128,7 +129,10 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
   auto org_it = s.orgs.find(std::string(org_id));
   if (org_it == s.orgs.end()) return finish(t.Step("organization exists", "unknown_organization"));
   const Organization& org = org_it->second;
-  const bool ip_ok = IpOk(org, ctx.ip);
+  const AuthenticationPolicy& policy =
+      options.policy_override ? *options.policy_override : org.policy;
+  const bool ip_ok = !options.check_ip || IpOk(org, ctx.ip);
+  const bool token_ip_ok = !options.check_ip || TokenIpOk(*token, ctx.ip);
   constexpr std::string_view kIpViolation = "client_ip_address_policy_violation";
 
   switch (token->kind) {
@@ -139,13 +143,13 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
           r != kOk) {
         return finish(r);
       }
-      if (auto r =
-              t.Step("allowed(" + token->method + ")", AllowedMethod(s, org, user, token->method));
+      if (auto r = t.Step("allowed(" + token->method + ")",
+                          AllowedMethod(s, org, policy, user, token->method));
           r != kOk) {
         return finish(r);
       }
       bool mfa_missing =
-          org.policy.two_factor_required && token->method == "password" && !token->two_factor_used;
+          policy.two_factor_required && token->method == "password" && !token->two_factor_used;
       if (auto r =
               t.Step("two-factor requirement", mfa_missing ? "mfa_required_by_organization" : kOk);
           r != kOk) {
@@ -160,8 +164,7 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
           r != kOk) {
         return finish(r);
       }
-      if (auto r = t.Step("token IP allowlist",
-                          TokenIpOk(*token, ctx.ip) ? kOk : "token_ip_not_allowed", ctx.ip);
+      if (auto r = t.Step("token IP allowlist", token_ip_ok ? kOk : "token_ip_not_allowed", ctx.ip);
           r != kOk) {
         return finish(r);
       }
@@ -169,14 +172,13 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
           r != kOk) {
         return finish(r);
       }
-      if (auto r =
-              t.Step("personal_tokens_enabled",
-                     org.policy.personal_tokens_enabled ? kOk : "user_personal_token_not_allowed");
+      if (auto r = t.Step("personal_tokens_enabled",
+                          policy.personal_tokens_enabled ? kOk : "user_personal_token_not_allowed");
           r != kOk) {
         return finish(r);
       }
-      if (org.policy.personal_tokens_require_allowed_auth_method) {
-        bool allowed = AllowedMethod(s, org, user, token->method) == kOk;
+      if (policy.personal_tokens_require_allowed_auth_method) {
+        bool allowed = AllowedMethod(s, org, policy, user, token->method) == kOk;
         return finish(t.Step("allowed(" + token->method + ") for personal tokens",
                              allowed ? kOk : "token_auth_method_not_allowed"));
       }
@@ -189,8 +191,7 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
           r != kOk) {
         return finish(r);
       }
-      if (auto r = t.Step("token IP allowlist",
-                          TokenIpOk(*token, ctx.ip) ? kOk : "token_ip_not_allowed", ctx.ip);
+      if (auto r = t.Step("token IP allowlist", token_ip_ok ? kOk : "token_ip_not_allowed", ctx.ip);
           r != kOk) {
         return finish(r);
       }
@@ -198,6 +199,20 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
     }
   }
   return finish("unknown_token");
+}
+
+std::vector<const Token*> TokensFacing(const State& s, const std::string& org_id) {
+  std::vector<const Token*> out;
+  auto org = s.orgs.find(org_id);
+  if (org == s.orgs.end()) return out;
+  auto add_owner = [&](const std::string& user_id) {
+    auto it = s.tokens_by_owner.find(user_id);
+    if (it == s.tokens_by_owner.end()) return;
+    for (const auto& prefix : it->second) out.push_back(&s.tokens.at(prefix));
+  };
+  for (const auto& member : org->second.members) add_owner(member);
+  for (const auto& app_user : org->second.application_users) add_owner(app_user);
+  return out;
 }
 
 }  // namespace authledger::internal

@@ -17,8 +17,9 @@ namespace authledger::internal {
 // Reason codes (stable).
 inline constexpr std::string_view kOk = "ok";
 
-// allowed(m, O) of the policy; "ok" or the reason it is not.
-std::string_view AllowedMethod(const State& s, const Organization& org, const User& user,
+// allowed(m, O) of the policy `p` of organization `org`; "ok" or the reason it is not.
+std::string_view AllowedMethod(const State& s, const Organization& org,
+                               const AuthenticationPolicy& p, const User& user,
                                std::string_view method);
 
 // R1: may `user` log in with `method`? (Checked against the managing org, if any.)
@@ -31,9 +32,22 @@ std::string_view CreatePersonalTokenRule(const State& s, const User& user, const
 // "Token live" for `token` at `now_us`.
 std::string_view TokenLive(const State& s, const Token& token, std::int64_t now_us);
 
+struct CheckOptions {
+  // Evaluate IP allowlists (off when computing the impact of a policy change, which
+  // does not depend on where requests come from).
+  bool check_ip = true;
+  // Evaluate with this policy in place of the organization's (dry runs, impact).
+  const AuthenticationPolicy* policy_override = nullptr;
+};
+
 // The whole check of a token presented to `org_id` (R2, R4 or R5 by kind). `trace`
 // may be null.
 Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view org_id,
-                           const CheckContext& ctx, std::vector<TraceStep>* trace);
+                           const CheckContext& ctx, std::vector<TraceStep>* trace,
+                           const CheckOptions& options = {});
+
+// Every token that could be presented to `org_id`: the sessions and personal tokens of
+// its members and the tokens of its application users.
+std::vector<const Token*> TokensFacing(const State& s, const std::string& org_id);
 
 }  // namespace authledger::internal

@@ -233,8 +233,9 @@ Result<PendingAppend> EventLog::Enqueue(std::vector<EventDraft> batch, DurableCa
   }
   slot->drafts = std::move(batch);
   if (on_durable) {
-    slot->on_durable = [cb = std::move(on_durable)](std::uint64_t first, std::uint64_t last) {
-      cb(SeqRange{first, last});
+    slot->on_durable = [cb = std::move(on_durable)](std::uint64_t first, std::uint64_t last,
+                                                    const std::vector<EventDraft>& drafts) {
+      cb(SeqRange{first, last}, drafts);
     };
   }
   if (Status s = impl_->queue->Admit(slot); !s.ok()) return s;

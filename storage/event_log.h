@@ -99,8 +99,9 @@ class EventLog {
   // ---- Appending ----
 
   // Called by the writer thread, after a batch is durable and before its caller is
-  // woken, in seq order across batches. Must not call back into the log's writes.
-  using DurableCallback = std::function<void(SeqRange)>;
+  // woken, in seq order across batches, with the batch's events (seqs set). Must not
+  // call back into the log's writes.
+  using DurableCallback = std::function<void(SeqRange, const std::vector<EventDraft>&)>;
 
   // Validates the batch, assigns its seqs and queues it; returns at once. Refuses an
   // empty batch, a time earlier than the previous event's ("time_decreased"), an id

@@ -121,7 +121,7 @@ struct EventLog::Impl {
         continue;
       }
       for (auto& slot : group) {
-        if (slot->on_durable) slot->on_durable(slot->first_seq, slot->last_seq());
+        if (slot->on_durable) slot->on_durable(slot->first_seq, slot->last_seq(), slot->drafts);
         slot->Complete(Status::Ok());
       }
     }

@@ -36,7 +36,8 @@ struct CommitSlot {
   std::vector<Hash> leaves;                    // per event
   std::uint64_t first_seq = 0;
   std::int64_t last_time_us = 0;
-  std::function<void(std::uint64_t first, std::uint64_t last)> on_durable;
+  std::function<void(std::uint64_t first, std::uint64_t last, const std::vector<EventDraft>&)>
+      on_durable;
 
   std::uint64_t last_seq() const { return first_seq + drafts.size() - 1; }
   // Sets seqs, canonical bytes and leaf hashes (the caller's thread does this).

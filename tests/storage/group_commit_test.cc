@@ -83,10 +83,13 @@ TEST(GroupCommit, DurableCallbacksRunInSeqOrderBeforeTheCallerWakes) {
   std::vector<std::uint64_t> order;
   std::vector<PendingAppend> pending;
   for (int i = 0; i < 200; ++i) {
-    auto p = log->Enqueue(One(MakeTokenDraft(i, "t" + std::to_string(i), "u")), [&](SeqRange r) {
-      std::lock_guard lock(mu);
-      order.push_back(r.first);
-    });
+    auto p = log->Enqueue(One(MakeTokenDraft(i, "t" + std::to_string(i), "u")),
+                          [&](SeqRange r, const std::vector<EventDraft>& drafts) {
+                            EXPECT_EQ(drafts.size(), 1u);
+                            EXPECT_EQ(drafts[0].reader().getSeq(), r.first);
+                            std::lock_guard lock(mu);
+                            order.push_back(r.first);
+                          });
     ASSERT_TRUE(p.ok());
     pending.push_back(std::move(p).value());
   }

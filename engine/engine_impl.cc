@@ -1,0 +1,301 @@
+#include "engine/engine_impl.h"
+
+#include <chrono>
+
+#include "engine/rules.h"
+#include "engine/snapshot.h"
+#include "engine/token_secret.h"
+#include "storage/hash.h"
+
+namespace authledger {
+
+using internal::EngineImpl;
+using internal::State;
+
+Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptions options) {
+  storage::EventLogOptions log_options;
+  log_options.create_if_missing = options.create_if_missing;
+  log_options.checkpoint_key_file = options.checkpoint_key_file;
+  auto log = storage::EventLog::Open(dir, log_options);
+  if (!log.ok()) return log.status();
+
+  // The latest snapshot, then the events after it.
+  State state;
+  const std::uint64_t size = (*log)->size();
+  auto snapshot = (*log)->NearestSnapshot(size);
+  if (!snapshot.ok()) return snapshot.status();
+  if (snapshot->has_value()) {
+    auto decoded = internal::DecodeSnapshot((*snapshot)->bytes);
+    if (!decoded.ok()) return decoded.status();
+    if (decoded->revision != (*snapshot)->seq) {
+      return Status::Corruption("snapshot_mismatch",
+                                "the snapshot stored at " + std::to_string((*snapshot)->seq) +
+                                    " describes revision " + std::to_string(decoded->revision));
+    }
+    state = std::move(decoded).value();
+  }
+  Status folded = (*log)->Scan(state.revision + 1, size, [&](const storage::DecodedEvent& e) {
+    internal::Evolve(state, e.envelope());
+    return true;
+  });
+  if (!folded.ok()) return folded;
+
+  auto engine =
+      std::make_unique<EngineImpl>(std::move(log).value(), std::move(options), std::move(state));
+  engine->Start();
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+namespace internal {
+
+EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state)
+    : log_(std::move(log)),
+      options_(std::move(options)),
+      decided_(state),
+      published_(std::move(state)) {
+  if (!options_.clock) {
+    options_.clock = [] {
+      return std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  published_revision_.store(published_.revision);
+  auto snapshot = log_->NearestSnapshot(log_->size());
+  if (snapshot.ok() && snapshot->has_value()) last_snapshot_seq_ = (*snapshot)->seq;
+}
+
+void EngineImpl::Start() {
+  background_ = std::thread([this] { BackgroundLoop(); });
+}
+
+EngineImpl::~EngineImpl() {
+  {
+    std::lock_guard lock(bg_mu_);
+    stopping_ = true;
+  }
+  bg_cv_.notify_all();
+  if (background_.joinable()) background_.join();
+  if (log_->health().ok() && revision() > last_snapshot_seq_) {
+    Status s = WriteSnapshot();
+    if (!s.ok()) Log(Logger::Level::kWarning, "final snapshot not written: " + s.ToString());
+  }
+  log_.reset();  // stops the writer thread before the states it folds into go away
+}
+
+std::int64_t EngineImpl::Now() const { return options_.clock(); }
+
+void EngineImpl::Log(Logger::Level level, const std::string& message) const {
+  if (options_.logger) options_.logger->Log(level, message);
+}
+
+Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, Command command,
+                                                 const Inspect& inspect) {
+  std::unique_lock decide_lock(decide_mu_);
+  if (Status h = log_->health(); !h.ok()) {
+    return Status::FailedPrecondition("engine_read_only",
+                                      "the engine accepts no commands: " + h.ToString());
+  }
+  DecideContext ctx;
+  ctx.now_us = std::max(Now(), log_->last_time_us());
+  ctx.next_seq = log_->next_seq();
+  ctx.actor = actor;
+  auto decided = Decide(decided_, command, ctx);
+  if (!decided.ok()) return decided.status();
+  if (inspect) inspect(decided_, *decided, ctx);
+  Submitted result;
+  auto& events = decided->events;
+  // Seqs are the ones the log will give (all appends pass through this lock), so the
+  // speculative state matches what will be durable.
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    events[i].envelope().setSeq(ctx.next_seq + i);
+    Evolve(decided_, events[i].reader());
+  }
+  auto pending = log_->Enqueue(
+      std::move(events), [this](storage::SeqRange, const std::vector<storage::EventDraft>& batch) {
+        std::unique_lock state_lock(state_mu_);
+        for (const auto& e : batch) Evolve(published_, e.reader());
+        published_revision_.store(published_.revision, std::memory_order_release);
+      });
+  if (!pending.ok()) {
+    // Only a log that stopped accepting writes refuses a batch here; the speculative
+    // state is now ahead of the log, which no longer matters: no command will follow.
+    Log(Logger::Level::kError, "event log refused a batch: " + pending.status().ToString());
+    return pending.status();
+  }
+  decide_lock.unlock();
+  auto durable = pending->Wait();
+  if (!durable.ok()) {
+    Log(Logger::Level::kError, "the engine is read-only: " + durable.status().ToString());
+    return durable.status();
+  }
+  result.revision = durable->last;
+  result.decided = std::move(decided).value();
+  if (result.revision >= last_snapshot_seq_ + options_.snapshot_interval) bg_cv_.notify_all();
+  return result;
+}
+
+Result<std::uint64_t> EngineImpl::SubmitForRevision(const Actor& actor, Command command) {
+  auto r = Submit(actor, std::move(command));
+  if (!r.ok()) return r.status();
+  return r->revision;
+}
+
+Result<CreatedToken> EngineImpl::SubmitNewToken(
+    const Actor& actor, TokenKind kind, const std::function<Command(const NewTokenId&)>& make) {
+  auto secret = GenerateSecret(kind);
+  if (!secret.ok()) return secret.status();
+  auto r = Submit(actor, make(secret->id));
+  if (!r.ok()) return r.status();
+  if (!r->decided.rejection.ok()) return r->decided.rejection;
+  return CreatedToken{secret->id.prefix, std::move(secret->secret), r->revision};
+}
+
+Result<std::uint64_t> EngineImpl::CreateOrganization(const Actor& actor, const std::string& org_id,
+                                                     const std::string& name) {
+  return SubmitForRevision(actor, CreateOrganizationCmd{org_id, name});
+}
+Result<std::uint64_t> EngineImpl::VerifyDomain(const Actor& actor, const std::string& org_id,
+                                               const std::string& domain) {
+  return SubmitForRevision(actor, VerifyDomainCmd{org_id, domain});
+}
+Result<std::uint64_t> EngineImpl::UnverifyDomain(const Actor& actor, const std::string& org_id,
+                                                 const std::string& domain) {
+  return SubmitForRevision(actor, UnverifyDomainCmd{org_id, domain});
+}
+Result<std::uint64_t> EngineImpl::AddIdp(const Actor& actor, const std::string& org_id,
+                                         const IdpSpec& idp) {
+  return SubmitForRevision(actor, AddIdpCmd{org_id, idp});
+}
+Result<std::uint64_t> EngineImpl::RemoveIdp(const Actor& actor, const std::string& org_id,
+                                            const std::string& idp_id) {
+  return SubmitForRevision(actor, RemoveIdpCmd{org_id, idp_id});
+}
+Result<std::uint64_t> EngineImpl::RegisterUser(const Actor& actor, const std::string& user_id,
+                                               const std::string& email) {
+  return SubmitForRevision(actor, RegisterUserCmd{user_id, email});
+}
+Result<std::uint64_t> EngineImpl::AddMember(const Actor& actor, const std::string& org_id,
+                                            const std::string& user_id) {
+  return SubmitForRevision(actor, AddMemberCmd{org_id, user_id});
+}
+Result<std::uint64_t> EngineImpl::RemoveMember(const Actor& actor, const std::string& org_id,
+                                               const std::string& user_id) {
+  return SubmitForRevision(actor, RemoveMemberCmd{org_id, user_id});
+}
+Result<std::uint64_t> EngineImpl::DeactivateUser(const Actor& actor, const std::string& org_id,
+                                                 const std::string& user_id) {
+  return SubmitForRevision(actor, DeactivateUserCmd{org_id, user_id});
+}
+Result<std::uint64_t> EngineImpl::ReactivateUser(const Actor& actor, const std::string& org_id,
+                                                 const std::string& user_id) {
+  return SubmitForRevision(actor, ReactivateUserCmd{org_id, user_id});
+}
+Result<std::uint64_t> EngineImpl::CreateApplicationUser(const Actor& actor,
+                                                        const std::string& org_id,
+                                                        const std::string& user_id,
+                                                        const std::string& name) {
+  return SubmitForRevision(actor, CreateApplicationUserCmd{org_id, user_id, name});
+}
+Result<std::uint64_t> EngineImpl::DeleteApplicationUser(const Actor& actor,
+                                                        const std::string& org_id,
+                                                        const std::string& user_id) {
+  return SubmitForRevision(actor, DeleteApplicationUserCmd{org_id, user_id});
+}
+Result<std::uint64_t> EngineImpl::EnableTwoFactor(const Actor& actor, const std::string& user_id) {
+  return SubmitForRevision(actor, SetTwoFactorCmd{user_id, true});
+}
+Result<std::uint64_t> EngineImpl::DisableTwoFactor(const Actor& actor, const std::string& user_id) {
+  return SubmitForRevision(actor, SetTwoFactorCmd{user_id, false});
+}
+Result<std::uint64_t> EngineImpl::UpdateIpAllowlist(const Actor& actor, const std::string& org_id,
+                                                    bool enabled,
+                                                    const std::vector<std::string>& cidrs) {
+  return SubmitForRevision(actor, UpdateIpAllowlistCmd{org_id, enabled, cidrs});
+}
+Result<std::uint64_t> EngineImpl::EndSession(const Actor& actor,
+                                             const std::string& session_prefix) {
+  return SubmitForRevision(actor, EndSessionCmd{session_prefix});
+}
+Result<std::uint64_t> EngineImpl::RevokeToken(const Actor& actor, const std::string& token_prefix,
+                                              const std::string& org_id) {
+  return SubmitForRevision(actor, RevokeTokenCmd{token_prefix, org_id});
+}
+Result<std::uint64_t> EngineImpl::ExpireUserTokens(const Actor& actor, const std::string& user_id) {
+  return SubmitForRevision(actor, ExpireUserTokensCmd{user_id});
+}
+
+Result<CreatedToken> EngineImpl::RecordLogin(const Actor& actor, const LoginRequest& login) {
+  return SubmitNewToken(actor, TokenKind::kSession, [&](const NewTokenId& id) -> Command {
+    return RecordLoginCmd{login, id};
+  });
+}
+
+Result<CreatedToken> EngineImpl::CreatePersonalToken(const Actor& actor,
+                                                     const std::string& session_prefix,
+                                                     const TokenSpec& spec) {
+  return SubmitNewToken(actor, TokenKind::kPersonal, [&](const NewTokenId& id) -> Command {
+    return CreatePersonalTokenCmd{session_prefix, spec, id};
+  });
+}
+
+Result<CreatedToken> EngineImpl::CreateApplicationToken(const Actor& actor,
+                                                        const std::string& org_id,
+                                                        const std::string& app_user_id,
+                                                        const TokenSpec& spec) {
+  return SubmitNewToken(actor, TokenKind::kApplication, [&](const NewTokenId& id) -> Command {
+    return CreateApplicationTokenCmd{org_id, app_user_id, spec, id};
+  });
+}
+
+Result<PolicyChange> EngineImpl::UpdatePolicy(const Actor& actor, const std::string& org_id,
+                                              const PolicyUpdate& update) {
+  // The impact is computed on the very state the update is decided against.
+  std::vector<ImpactEntry> impact;
+  auto r = Submit(actor, UpdatePolicyCmd{org_id, update},
+                  [&](const State& state, const Decided& decided, const DecideContext& ctx) {
+                    impact = PolicyImpact(state, org_id, decided, ctx.now_us);
+                  });
+  if (!r.ok()) return r.status();
+  PolicyChange change;
+  change.before = r->decided.policy_before;
+  change.after = r->decided.policy_after;
+  change.impact = std::move(impact);
+  change.revision = r->revision;
+  return change;
+}
+
+Result<PolicyChange> EngineImpl::DryRunPolicy(const Actor& actor, const std::string& org_id,
+                                              const PolicyUpdate& update) const {
+  std::lock_guard decide_lock(decide_mu_);
+  DecideContext ctx;
+  ctx.now_us = std::max(Now(), log_->last_time_us());
+  ctx.next_seq = log_->next_seq();
+  ctx.actor = actor;
+  auto decided = Decide(decided_, UpdatePolicyCmd{org_id, update}, ctx);
+  if (!decided.ok()) return decided.status();
+  PolicyChange change;
+  change.before = decided->policy_before;
+  change.after = decided->policy_after;
+  change.impact = PolicyImpact(decided_, org_id, *decided, ctx.now_us);
+  return change;
+}
+
+std::vector<ImpactEntry> EngineImpl::PolicyImpact(const State& state, const std::string& org_id,
+                                                  const Decided& decided,
+                                                  std::int64_t now_us) const {
+  std::vector<ImpactEntry> impact;
+  CheckContext check{now_us, {}};
+  CheckOptions before{false, &decided.policy_before};
+  CheckOptions after{false, &decided.policy_after};
+  for (const Token* t : TokensFacing(state, org_id)) {
+    Decision b = CheckTokenAgainst(state, t, org_id, check, nullptr, before);
+    Decision a = CheckTokenAgainst(state, t, org_id, check, nullptr, after);
+    if (b.allowed == a.allowed) continue;
+    impact.push_back({t->prefix, t->owner, org_id, b.allowed, b.reason, a.allowed, a.reason});
+  }
+  return impact;
+}
+
+}  // namespace internal
+}  // namespace authledger

@@ -1,0 +1,151 @@
+// EngineImpl: the Engine facade over the event log (internal to engine/).
+//
+// Writes: Submit takes decide_mu_, decides against `decided_` (the published state plus
+// every event already queued but not yet durable), folds the events into `decided_`,
+// queues them with the log, releases the lock and waits for durability. The log's
+// writer thread folds each durable batch into `published_` (under state_mu_, exclusive)
+// before waking the caller, in seq order. Checks read `published_` under a shared lock.
+//
+// Background: one thread records token use (coalesced per token and interval) and
+// writes snapshots every `snapshot_interval` events.
+//
+// Thread-safety: as Engine.
+#pragma once
+
+#include <authledger/engine.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/commands.h"
+#include "engine/decide.h"
+#include "engine/state.h"
+#include "storage/event_log.h"
+
+namespace authledger::internal {
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state);
+  ~EngineImpl() override;
+
+  // Starts the background thread; called once by Open.
+  void Start();
+
+  Result<std::uint64_t> CreateOrganization(const Actor& actor, const std::string& org_id,
+                                           const std::string& name) override;
+  Result<std::uint64_t> VerifyDomain(const Actor& actor, const std::string& org_id,
+                                     const std::string& domain) override;
+  Result<std::uint64_t> UnverifyDomain(const Actor& actor, const std::string& org_id,
+                                       const std::string& domain) override;
+  Result<std::uint64_t> AddIdp(const Actor& actor, const std::string& org_id,
+                               const IdpSpec& idp) override;
+  Result<std::uint64_t> RemoveIdp(const Actor& actor, const std::string& org_id,
+                                  const std::string& idp_id) override;
+  Result<std::uint64_t> RegisterUser(const Actor& actor, const std::string& user_id,
+                                     const std::string& email) override;
+  Result<std::uint64_t> AddMember(const Actor& actor, const std::string& org_id,
+                                  const std::string& user_id) override;
+  Result<std::uint64_t> RemoveMember(const Actor& actor, const std::string& org_id,
+                                     const std::string& user_id) override;
+  Result<std::uint64_t> DeactivateUser(const Actor& actor, const std::string& org_id,
+                                       const std::string& user_id) override;
+  Result<std::uint64_t> ReactivateUser(const Actor& actor, const std::string& org_id,
+                                       const std::string& user_id) override;
+  Result<std::uint64_t> CreateApplicationUser(const Actor& actor, const std::string& org_id,
+                                              const std::string& user_id,
+                                              const std::string& name) override;
+  Result<std::uint64_t> DeleteApplicationUser(const Actor& actor, const std::string& org_id,
+                                              const std::string& user_id) override;
+  Result<std::uint64_t> EnableTwoFactor(const Actor& actor, const std::string& user_id) override;
+  Result<std::uint64_t> DisableTwoFactor(const Actor& actor, const std::string& user_id) override;
+  Result<PolicyChange> UpdatePolicy(const Actor& actor, const std::string& org_id,
+                                    const PolicyUpdate& update) override;
+  Result<PolicyChange> DryRunPolicy(const Actor& actor, const std::string& org_id,
+                                    const PolicyUpdate& update) const override;
+  Result<std::uint64_t> UpdateIpAllowlist(const Actor& actor, const std::string& org_id,
+                                          bool enabled,
+                                          const std::vector<std::string>& cidrs) override;
+  Result<AuthenticationPolicy> GetPolicy(const std::string& org_id) const override;
+  Result<IpAllowlist> GetIpAllowlist(const std::string& org_id) const override;
+  Result<CreatedToken> RecordLogin(const Actor& actor, const LoginRequest& login) override;
+  Result<std::uint64_t> EndSession(const Actor& actor, const std::string& session_prefix) override;
+  Result<CreatedToken> CreatePersonalToken(const Actor& actor, const std::string& session_prefix,
+                                           const TokenSpec& spec) override;
+  Result<CreatedToken> CreateApplicationToken(const Actor& actor, const std::string& org_id,
+                                              const std::string& app_user_id,
+                                              const TokenSpec& spec) override;
+  Result<std::uint64_t> RevokeToken(const Actor& actor, const std::string& token_prefix,
+                                    const std::string& org_id) override;
+  Result<std::uint64_t> ExpireUserTokens(const Actor& actor, const std::string& user_id) override;
+
+  Decision CheckToken(std::string_view secret, std::string_view org_id,
+                      const CheckContext& ctx) const override;
+  Decision CanCreatePersonalToken(const std::string& session_prefix,
+                                  const CheckContext& ctx) const override;
+  Explanation Explain(std::string_view secret, std::string_view org_id,
+                      const CheckContext& ctx) const override;
+  Explanation ExplainPrefix(std::string_view token_prefix, std::string_view org_id,
+                            const CheckContext& ctx) const override;
+
+  std::uint64_t revision() const override;
+  Status health() const override;
+  Result<LogCheckpoint> Checkpoint() const override;
+  Status WriteSnapshot() override;
+  void FlushTokenUse() override;
+
+  // A copy of the published state (tests compare it field by field after reopening).
+  State PublishedState() const;
+
+ private:
+  struct Submitted {
+    std::uint64_t revision = 0;
+    Decided decided;
+  };
+  // decide → fold into decided_ → queue → wait for durability.
+  // `inspect`, if given, sees the decided events and the state they were decided
+  // against, under the decide lock (e.g. to compute a policy change's impact).
+  using Inspect = std::function<void(const State&, const Decided&, const DecideContext&)>;
+  Result<Submitted> Submit(const Actor& actor, Command command, const Inspect& inspect = nullptr);
+  std::vector<ImpactEntry> PolicyImpact(const State& state, const std::string& org_id,
+                                        const Decided& decided, std::int64_t now_us) const;
+  Result<std::uint64_t> SubmitForRevision(const Actor& actor, Command command);
+  Result<CreatedToken> SubmitNewToken(const Actor& actor, TokenKind kind,
+                                      const std::function<Command(const NewTokenId&)>& make);
+  std::int64_t Now() const;
+  void Log(Logger::Level level, const std::string& message) const;
+
+  // Token use, noticed by checks (cheap: only when the recorded use is stale).
+  // Called without holding state_mu_ (lock order: state_mu_ is never held while taking
+  // bg_mu_).
+  void NoteUse(std::string prefix, const CheckContext& ctx) const;
+  void BackgroundLoop();
+
+  std::unique_ptr<storage::EventLog> log_;
+  EngineOptions options_;
+
+  mutable std::mutex decide_mu_;
+  State decided_;  // guarded by decide_mu_
+
+  mutable std::shared_mutex state_mu_;
+  State published_;  // guarded by state_mu_; written by the log's writer thread
+  std::atomic<std::uint64_t> published_revision_{0};  // published_.revision, lock-free
+
+  // Background work, guarded by bg_mu_.
+  mutable std::mutex bg_mu_;
+  mutable std::condition_variable bg_cv_;
+  mutable std::unordered_map<std::string, RecordTokenUseCmd> pending_use_;
+  mutable std::condition_variable bg_idle_cv_;
+  bool bg_busy_ = false;
+  bool stopping_ = false;
+  std::uint64_t last_snapshot_seq_ = 0;
+  std::thread background_;
+};
+
+}  // namespace authledger::internal
