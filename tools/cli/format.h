@@ -1,0 +1,17 @@
+// Formatting shared by the CLI's subcommands: times in RFC 3339 UTC, masked secrets.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace authledger::cli {
+
+// "2026-01-01T00:00:00.000000Z" for µs since the Unix epoch.
+std::string FormatTime(std::int64_t time_us);
+// The public prefix followed by a mask: what may be shown of a secret after creation.
+std::string MaskSecret(std::string_view secret, std::size_t shown = 16);
+
+}  // namespace authledger::cli

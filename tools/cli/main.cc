@@ -1,0 +1,27 @@
+// authledger: the command-line tool. Subcommands: demo.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "tools/cli/demo.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"authledger: authentication policy decisions over a tamper-evident event log"};
+  app.require_subcommand(1);
+
+  std::string demo_dir;
+  auto* demo = app.add_subcommand("demo", "Play the seed story on a fresh data directory");
+  demo->add_option("--data", demo_dir, "Data directory (default: a new temporary one)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*demo) return authledger::cli::RunDemo(demo_dir, std::cout);
+  } catch (const std::exception& e) {
+    std::cerr << "authledger: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}
