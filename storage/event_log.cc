@@ -22,15 +22,29 @@ namespace authledger::storage {
 
 struct PendingAppend::Slot {
   std::shared_ptr<CommitSlot> slot;
+  CommitQueue* queue;
+  bool prepared = false;
+
+  // Encodes and hashes the batch on the caller's thread, then lets the writer take it.
+  void EnsurePrepared() {
+    if (prepared) return;
+    prepared = true;
+    slot->Prepare();
+    queue->MarkPrepared(slot);
+  }
 };
 
 PendingAppend::PendingAppend(std::shared_ptr<Slot> slot, SeqRange seqs)
     : slot_(std::move(slot)), seqs_(seqs) {}
 PendingAppend::PendingAppend(PendingAppend&&) noexcept = default;
 PendingAppend& PendingAppend::operator=(PendingAppend&&) noexcept = default;
-PendingAppend::~PendingAppend() = default;
+PendingAppend::~PendingAppend() {
+  // An admitted batch holds back every later one until it is prepared.
+  if (slot_) slot_->EnsurePrepared();
+}
 
 Result<SeqRange> PendingAppend::Wait() {
+  slot_->EnsurePrepared();
   Status s = slot_->slot->Wait();
   if (!s.ok()) return s;
   return seqs_;
@@ -239,10 +253,9 @@ Result<PendingAppend> EventLog::Enqueue(std::vector<EventDraft> batch, DurableCa
     };
   }
   if (Status s = impl_->queue->Admit(slot); !s.ok()) return s;
-  slot->Prepare();
-  impl_->queue->MarkPrepared(slot);
   SeqRange seqs{slot->first_seq, slot->last_seq()};
-  return PendingAppend(std::make_shared<PendingAppend::Slot>(PendingAppend::Slot{slot}), seqs);
+  return PendingAppend(
+      std::make_shared<PendingAppend::Slot>(PendingAppend::Slot{slot, impl_->queue.get()}), seqs);
 }
 
 Result<SeqRange> EventLog::Append(std::vector<EventDraft> batch) {

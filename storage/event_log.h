@@ -58,7 +58,10 @@ struct SeqRange {
 class EventLog;
 
 // A batch accepted into the commit queue: its seqs are fixed, its durability is not yet
-// known. Wait() blocks until the group holding it was synced (OK) or failed.
+// known. Wait() encodes and hashes the batch on the calling thread (so that a caller
+// may admit under its own lock and encode outside it), then blocks until the group
+// holding it was synced (OK) or failed. Destroying it without Wait() still hands the
+// batch to the writer. It must not outlive its log.
 class PendingAppend {
  public:
   PendingAppend(PendingAppend&&) noexcept;
@@ -103,7 +106,8 @@ class EventLog {
   // call back into the log's writes.
   using DurableCallback = std::function<void(SeqRange, const std::vector<EventDraft>&)>;
 
-  // Validates the batch, assigns its seqs and queues it; returns at once. Refuses an
+  // Validates the batch, assigns its seqs and queues it; returns at once, before
+  // encoding (see PendingAppend). Refuses an
   // empty batch, a time earlier than the previous event's ("time_decreased"), an id
   // with a NUL byte, or any append once the log is read-only ("log_read_only").
   // Calls made one after another get increasing seqs in that order.
