@@ -1,0 +1,298 @@
+// engine_bench: the policy engine's figures, each beside its comparison from the same run.
+//
+//   engine_bench check    --tokens N [--threads T] [--seconds S] [--dir D]
+//       CheckToken rate at N tokens (single thread and T threads) against the floor of one
+//       SHA-256 of the secret plus one hash-map lookup, measured in this binary; bytes of
+//       memory per token; Open time of the generated log.
+//   engine_bench commands [--callers C] [--seconds S] [--dir D]
+//       commands per second (personal-token creation) under C concurrent callers, with
+//       p50/p99 latency.
+//
+// The log for `check` is generated directly through the event log (orgs, users,
+// memberships, then N personal tokens with known secrets), then opened by the engine:
+// what is measured is the engine's own restore and check paths.
+#include <authledger/engine.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/event_log.h"
+#include "storage/hash.h"
+
+namespace authledger::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr std::int64_t kT0 = 1767225600LL * 1'000'000;
+constexpr int kOrgs = 10000;
+constexpr int kUsers = 100000;
+
+std::string Secret(std::uint64_t i) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "alp_bench%015llu-secret-material",
+                static_cast<unsigned long long>(i));
+  return buf;
+}
+std::string Org(std::uint64_t i) { return "org" + std::to_string(i); }
+std::string User(std::uint64_t i) { return "user" + std::to_string(i); }
+
+long RssBytes() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+struct Args {
+  std::string mode;
+  std::uint64_t tokens = 1000000;
+  int threads = 2;
+  int callers = 64;
+  double seconds = 3;
+  std::string dir;
+};
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  if (argc > 1) a.mode = argv[1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--tokens") a.tokens = std::stoull(v);
+    else if (k == "--threads") a.threads = std::stoi(v);
+    else if (k == "--callers") a.callers = std::stoi(v);
+    else if (k == "--seconds") a.seconds = std::stod(v);
+    else if (k == "--dir") a.dir = v;
+  }
+  if (a.dir.empty()) a.dir = (std::filesystem::temp_directory_path() / "authledger-engine-bench").string();
+  return a;
+}
+
+// Writes the log the engine will open: orgs, users (each a member of one org), tokens.
+void Generate(const std::string& dir, std::uint64_t tokens) {
+  std::filesystem::remove_all(dir);
+  auto log = std::move(storage::EventLog::Open(dir, {})).value();
+  std::int64_t t = kT0;
+  std::vector<storage::EventDraft> batch;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    auto r = log->Append(std::move(batch));
+    if (!r.ok()) {
+      std::cerr << "generate: " << r.status().ToString() << "\n";
+      std::exit(1);
+    }
+    batch.clear();
+  };
+  auto add = [&](auto fill) {
+    storage::EventDraft d;
+    d.envelope().setTimeUs(++t);
+    d.envelope().initActor().setId("admin");
+    fill(d.envelope().getEvent());
+    batch.push_back(std::move(d));
+    if (batch.size() == 10000) flush();
+  };
+  for (int o = 0; o < kOrgs; ++o) {
+    add([&](auto e) {
+      auto c = e.initOrganizationCreated();
+      c.setOrgId(Org(static_cast<std::uint64_t>(o)));
+      auto p = c.initPolicy();
+      p.setVersion(1);
+      auto providers = p.initOauthProviders(3);
+      providers.set(0, "github");
+      providers.set(1, "google");
+      providers.set(2, "microsoft");
+    });
+  }
+  for (int u = 0; u < kUsers; ++u) {
+    add([&](auto e) {
+      auto r = e.initUserRegistered();
+      r.setUserId(User(static_cast<std::uint64_t>(u)));
+      r.setEmail(User(static_cast<std::uint64_t>(u)) + "@example.org");
+    });
+    add([&](auto e) {
+      auto m = e.initMemberAdded();
+      m.setOrgId(Org(static_cast<std::uint64_t>(u % kOrgs)));
+      m.setUserId(User(static_cast<std::uint64_t>(u)));
+    });
+  }
+  for (std::uint64_t i = 0; i < tokens; ++i) {
+    add([&](auto e) {
+      auto c = e.initTokenCreated();
+      std::string secret = Secret(i);
+      c.setTokenPrefix(secret.substr(0, 24));
+      auto h = storage::Sha256(secret);
+      c.setSecretHash(capnp::Data::Reader(h.data(), h.size()));
+      c.setKind(schema::TokenKind::PERSONAL);
+      c.setOwnerUserId(User(i % kUsers));
+      c.setMethod("password");
+      c.setDescription("benchmark token");
+    });
+  }
+  flush();
+}
+
+struct HashOf {
+  std::size_t operator()(const storage::Hash& h) const noexcept {
+    std::size_t v;
+    std::memcpy(&v, h.data(), sizeof(v));
+    return v;
+  }
+};
+
+// Runs `fn(thread, i)` on `threads` threads for `seconds`; returns calls per second.
+template <typename Fn>
+double Rate(int threads, double seconds, Fn fn) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> total{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      std::uint64_t n = 0;
+      std::uint64_t x = 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(t + 1);
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int k = 0; k < 256; ++k) {
+          x ^= x << 13;
+          x ^= x >> 7;
+          x ^= x << 17;
+          fn(x);
+          ++n;
+        }
+      }
+      total += n;
+    });
+  }
+  auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  return static_cast<double>(total.load()) / Since(start);
+}
+
+int RunCheck(const Args& a) {
+  std::printf("generating %llu tokens ...\n", static_cast<unsigned long long>(a.tokens));
+  auto gen = Clock::now();
+  Generate(a.dir, a.tokens);
+  std::printf("generated in %.1f s\n", Since(gen));
+
+  // Pre-compute secrets (the benchmark must not measure string formatting).
+  std::vector<std::string> secrets(a.tokens);
+  for (std::uint64_t i = 0; i < a.tokens; ++i) secrets[i] = Secret(i);
+
+  long rss_before = RssBytes();
+  auto open_start = Clock::now();
+  auto engine = Engine::Open(a.dir);
+  double open_s = Since(open_start);
+  if (!engine.ok()) {
+    std::cerr << engine.status().ToString() << "\n";
+    return 1;
+  }
+  long rss_after = RssBytes();
+  double per_token = static_cast<double>(rss_after - rss_before) / static_cast<double>(a.tokens);
+  std::printf("open: %.2f s (%llu events)\n", open_s,
+              static_cast<unsigned long long>((*engine)->revision()));
+  std::printf("memory: %.0f bytes per token (engine RSS growth over open / tokens)\n", per_token);
+
+  // The floor: SHA-256 of the secret + one lookup in a hash map of N entries.
+  std::unordered_map<storage::Hash, std::uint32_t, HashOf> floor_map;
+  floor_map.reserve(a.tokens);
+  for (std::uint64_t i = 0; i < a.tokens; ++i) {
+    floor_map.emplace(storage::Sha256(secrets[i]), static_cast<std::uint32_t>(i));
+  }
+  std::atomic<std::uint64_t> sink{0};
+  const std::uint64_t n = a.tokens;
+  CheckContext ctx{kT0 + 1'000'000, "203.0.113.9"};
+  auto floor_fn = [&](std::uint64_t x) {
+    auto it = floor_map.find(storage::Sha256(secrets[x % n]));
+    if (it != floor_map.end()) sink.fetch_add(it->second, std::memory_order_relaxed);
+  };
+  auto check_fn = [&](std::uint64_t x) {
+    std::uint64_t i = x % n;
+    Decision d = (*engine)->CheckToken(secrets[i], Org(i % kUsers % kOrgs), ctx);
+    if (!d.allowed) {
+      std::fprintf(stderr, "unexpected denial: %s\n", d.reason.c_str());
+      std::exit(1);
+    }
+  };
+  for (int threads : {1, a.threads}) {
+    double floor_rate = Rate(threads, a.seconds, floor_fn);
+    double check_rate = Rate(threads, a.seconds, check_fn);
+    std::printf(
+        "threads %d: CheckToken %.0f/s (%.0f/s/thread), floor %.0f/s; cost %.2fx the floor\n",
+        threads, check_rate, check_rate / threads, floor_rate, floor_rate / check_rate);
+  }
+  engine->reset();
+  std::filesystem::remove_all(a.dir);
+  return 0;
+}
+
+int RunCommands(const Args& a) {
+  std::filesystem::remove_all(a.dir);
+  auto engine = std::move(Engine::Open(a.dir)).value();
+  Actor admin = Actor::Admin("admin", "198.51.100.1");
+  engine->CreateOrganization(admin, "org1", "Org");
+  std::vector<std::string> sessions(static_cast<std::size_t>(a.callers));
+  for (int c = 0; c < a.callers; ++c) {
+    std::string user = "user" + std::to_string(c);
+    engine->RegisterUser(admin, user, user + "@example.org");
+    engine->AddMember(admin, "org1", user);
+    sessions[static_cast<std::size_t>(c)] =
+        (*engine->RecordLogin(Actor::User(user), {user, "password", false})).token_prefix;
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(static_cast<std::size_t>(a.callers));
+  std::vector<std::thread> pool;
+  std::uint64_t start_rev = engine->revision();
+  auto start = Clock::now();
+  for (int c = 0; c < a.callers; ++c) {
+    pool.emplace_back([&, c] {
+      Actor user = Actor::User("user" + std::to_string(c));
+      auto& mine = latencies[static_cast<std::size_t>(c)];
+      while (!stop.load()) {
+        auto t = Clock::now();
+        auto r = engine->CreatePersonalToken(user, sessions[static_cast<std::size_t>(c)], {});
+        if (!r.ok()) {
+          std::fprintf(stderr, "command failed: %s\n", r.status().ToString().c_str());
+          std::exit(1);
+        }
+        mine.push_back(Since(t) * 1e6);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  double elapsed = Since(start);
+  std::vector<double> all;
+  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) { return all.empty() ? 0.0 : all[static_cast<std::size_t>(p * static_cast<double>(all.size() - 1))]; };
+  std::printf("commands: %d callers, %.0f commands/s, %llu events, p50 %.0f us, p99 %.0f us\n",
+              a.callers, static_cast<double>(all.size()) / elapsed,
+              static_cast<unsigned long long>(engine->revision() - start_rev), pct(0.5), pct(0.99));
+  engine.reset();
+  std::filesystem::remove_all(a.dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace authledger::bench
+
+int main(int argc, char** argv) {
+  auto args = authledger::bench::Parse(argc, argv);
+  if (args.mode == "check") return authledger::bench::RunCheck(args);
+  if (args.mode == "commands") return authledger::bench::RunCommands(args);
+  std::fprintf(stderr, "usage: engine_bench check|commands [--tokens N] [--threads T] "
+                       "[--callers C] [--seconds S] [--dir D]\n");
+  return 2;
+}
