@@ -33,6 +33,19 @@ bool IpOk(const Organization& org, std::string_view ip_text) {
   return ip.ok() && AnyContains(org.allowlist_ranges, *ip);
 }
 
+// The rule of §3 that governs a token of this kind once it is live.
+std::string_view RuleOf(TokenKind kind) {
+  switch (kind) {
+    case TokenKind::kSession:
+      return "R2";
+    case TokenKind::kPersonal:
+      return "R4";
+    case TokenKind::kApplication:
+      return "R5";
+  }
+  return "live";
+}
+
 bool TokenIpOk(const Token& token, std::string_view ip_text) {
   if (token.ip_allowlist.empty()) return true;
   auto ip = ParseIp(ip_text);
@@ -120,6 +133,9 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
   d.user_id = token->owner;
   t.Step("token known", kOk, token->prefix);
   if (auto r = t.Step("token live", TokenLive(s, *token, ctx.time_us)); r != kOk) return finish(r);
+  // An active owner and an existing organization are conditions of R2, R4 and R5 (§3),
+  // not of "token live": a failure from here on is reported under the kind's rule.
+  d.rule = RuleOf(token->kind);
   auto owner_it = s.users.find(token->owner);
   if (owner_it == s.users.end()) return finish(t.Step("owner exists", "unknown_user"));
   const User& user = owner_it->second;
@@ -137,7 +153,6 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
 
   switch (token->kind) {
     case TokenKind::kSession: {
-      d.rule = "R2";
       if (auto r = t.Step("member of organization",
                           org.members.contains(user.id) ? kOk : "not_a_member");
           r != kOk) {
@@ -158,7 +173,6 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
       return finish(t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip));
     }
     case TokenKind::kPersonal: {
-      d.rule = "R4";
       if (auto r = t.Step("member of organization",
                           org.members.contains(user.id) ? kOk : "not_a_member");
           r != kOk) {
@@ -185,7 +199,6 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
       return finish(kOk);
     }
     case TokenKind::kApplication: {
-      d.rule = "R5";
       bool of_org = user.application && user.application_org == org.id && !user.deleted;
       if (auto r = t.Step("application user of organization", of_org ? kOk : "not_a_member");
           r != kOk) {
