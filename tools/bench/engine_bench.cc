@@ -33,7 +33,9 @@ namespace authledger::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 constexpr std::int64_t kT0 = 1767225600LL * 1'000'000;
 constexpr int kOrgs = 10000;
@@ -69,13 +71,19 @@ Args Parse(int argc, char** argv) {
   if (argc > 1) a.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--tokens") a.tokens = std::stoull(v);
-    else if (k == "--threads") a.threads = std::stoi(v);
-    else if (k == "--callers") a.callers = std::stoi(v);
-    else if (k == "--seconds") a.seconds = std::stod(v);
-    else if (k == "--dir") a.dir = v;
+    if (k == "--tokens")
+      a.tokens = std::stoull(v);
+    else if (k == "--threads")
+      a.threads = std::stoi(v);
+    else if (k == "--callers")
+      a.callers = std::stoi(v);
+    else if (k == "--seconds")
+      a.seconds = std::stod(v);
+    else if (k == "--dir")
+      a.dir = v;
   }
-  if (a.dir.empty()) a.dir = (std::filesystem::temp_directory_path() / "authledger-engine-bench").string();
+  if (a.dir.empty())
+    a.dir = (std::filesystem::temp_directory_path() / "authledger-engine-bench").string();
   return a;
 }
 
@@ -276,7 +284,10 @@ int RunCommands(const Args& a) {
   std::vector<double> all;
   for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[static_cast<std::size_t>(p * static_cast<double>(all.size() - 1))]; };
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0
+                       : all[static_cast<std::size_t>(p * static_cast<double>(all.size() - 1))];
+  };
   std::printf("commands: %d callers, %.0f commands/s, %llu events, p50 %.0f us, p99 %.0f us\n",
               a.callers, static_cast<double>(all.size()) / elapsed,
               static_cast<unsigned long long>(engine->revision() - start_rev), pct(0.5), pct(0.99));
@@ -292,7 +303,8 @@ int main(int argc, char** argv) {
   auto args = authledger::bench::Parse(argc, argv);
   if (args.mode == "check") return authledger::bench::RunCheck(args);
   if (args.mode == "commands") return authledger::bench::RunCommands(args);
-  std::fprintf(stderr, "usage: engine_bench check|commands [--tokens N] [--threads T] "
-                       "[--callers C] [--seconds S] [--dir D]\n");
+  std::fprintf(stderr,
+               "usage: engine_bench check|commands [--tokens N] [--threads T] "
+               "[--callers C] [--seconds S] [--dir D]\n");
   return 2;
 }
