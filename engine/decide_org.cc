@@ -25,19 +25,19 @@ Result<Decided> Decide(const State& state, const Command& command, const DecideC
 }
 
 Result<const Organization*> Decider::Org(const std::string& org_id) const {
-  auto it = s_.orgs.find(org_id);
-  if (it == s_.orgs.end()) {
+  const Organization* org = s_.FindOrg(org_id);
+  if (org == nullptr) {
     return Status::NotFound("unknown_organization", "no organization '" + org_id + "'");
   }
-  return &it->second;
+  return org;
 }
 
 Result<const User*> Decider::FindUser(const std::string& user_id) const {
-  auto it = s_.users.find(user_id);
-  if (it == s_.users.end() || it->second.deleted) {
+  const User* user = s_.FindUser(user_id);
+  if (user == nullptr || user->deleted) {
     return Status::NotFound("unknown_user", "no user '" + user_id + "'");
   }
-  return &it->second;
+  return user;
 }
 
 storage::EventDraft& Decider::Add(std::uint64_t cause) {
@@ -49,7 +49,7 @@ Status Decider::operator()(const CreateOrganizationCmd& c) {
   if (Status v = ValidateId("organization id", c.org_id); !v.ok()) return v;
   if (c.name.size() > 256)
     return Status::InvalidArgument("invalid_name", "a name holds at most 256 characters");
-  if (s_.orgs.contains(c.org_id)) {
+  if (s_.FindOrg(c.org_id) != nullptr) {
     return Status::Conflict("organization_exists", "organization '" + c.org_id + "' exists");
   }
   auto e = Add().envelope().getEvent().initOrganizationCreated();
@@ -65,7 +65,7 @@ Status Decider::operator()(const VerifyDomainCmd& c) {
   auto domain = NormalizeDomain(c.domain);
   if (!domain.ok()) return domain.status();
   if (auto it = s_.domain_owner.find(*domain); it != s_.domain_owner.end()) {
-    if (it->second == c.org_id) {
+    if (s_.orgs[it->second].id == c.org_id) {
       return Status::Conflict("domain_already_verified", *domain + " is already verified");
     }
     return Refuse("domain_verified_by_another_organization",
@@ -150,7 +150,7 @@ Status Decider::operator()(const RegisterUserCmd& c) {
   if (Status v = ValidateId("user id", c.user_id); !v.ok()) return v;
   auto email = NormalizeEmail(c.email);
   if (!email.ok()) return email.status();
-  if (s_.users.contains(c.user_id)) {
+  if (s_.FindUser(c.user_id) != nullptr) {
     return Status::Conflict("user_exists", "user '" + c.user_id + "' exists");
   }
   auto e = Add().envelope().getEvent().initUserRegistered();
@@ -167,7 +167,7 @@ Status Decider::operator()(const AddMemberCmd& c) {
   if ((*user)->application) {
     return Status::InvalidArgument("application_user", "an application user cannot be a member");
   }
-  if ((*org)->members.contains(c.user_id)) {
+  if ((*org)->members.contains(s_.UserIdx(c.user_id))) {
     return Status::Conflict("already_a_member", c.user_id + " is already a member");
   }
   auto e = Add().envelope().getEvent().initMemberAdded();
@@ -179,7 +179,7 @@ Status Decider::operator()(const AddMemberCmd& c) {
 Status Decider::operator()(const RemoveMemberCmd& c) {
   auto org = Org(c.org_id);
   if (!org.ok()) return org.status();
-  if (!(*org)->members.contains(c.user_id)) {
+  if (!(*org)->members.contains(s_.UserIdx(c.user_id))) {
     return Status::NotFound("not_a_member", c.user_id + " is not a member of " + c.org_id);
   }
   auto e = Add().envelope().getEvent().initMemberRemoved();
@@ -223,7 +223,7 @@ Status Decider::operator()(const CreateApplicationUserCmd& c) {
   auto org = Org(c.org_id);
   if (!org.ok()) return org.status();
   if (Status v = ValidateId("user id", c.user_id); !v.ok()) return v;
-  if (s_.users.contains(c.user_id)) {
+  if (s_.FindUser(c.user_id) != nullptr) {
     return Status::Conflict("user_exists", "user '" + c.user_id + "' exists");
   }
   auto e = Add().envelope().getEvent().initApplicationUserCreated();
@@ -236,7 +236,7 @@ Status Decider::operator()(const CreateApplicationUserCmd& c) {
 Status Decider::operator()(const DeleteApplicationUserCmd& c) {
   auto org = Org(c.org_id);
   if (!org.ok()) return org.status();
-  if (!(*org)->application_users.contains(c.user_id)) {
+  if (!(*org)->application_users.contains(s_.UserIdx(c.user_id))) {
     return Status::NotFound("unknown_application_user",
                             c.org_id + " has no application user '" + c.user_id + "'");
   }
@@ -244,12 +244,12 @@ Status Decider::operator()(const DeleteApplicationUserCmd& c) {
   auto e = Add().envelope().getEvent().initApplicationUserDeleted();
   e.setOrgId(CapText(c.org_id));
   e.setUserId(CapText(c.user_id));
-  if (auto it = s_.tokens_by_owner.find(c.user_id); it != s_.tokens_by_owner.end()) {
-    for (const auto& prefix : it->second) {
-      const Token& t = s_.tokens.at(prefix);
-      if (!t.revoked)
-        Revoke(t, schema::RevocationReason::APPLICATION_USER_DELETED, c.org_id, cause);
-    }
+  std::vector<const TokenRecord*> doomed;  // oldest first, so revocations read in order
+  s_.ForEachTokenOf(*s_.FindUser(c.user_id), [&](Idx, const TokenRecord& t) {
+    if (!t.revoked) doomed.push_back(&t);
+  });
+  for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {
+    Revoke(**it, schema::RevocationReason::APPLICATION_USER_DELETED, c.org_id, cause);
   }
   return Status::Ok();
 }

@@ -20,11 +20,11 @@ schema::TokenKind KindToSchema(TokenKind k) {
 
 }  // namespace
 
-void Decider::Revoke(const Token& token, schema::RevocationReason reason, const std::string& org_id,
-                     std::uint64_t cause) {
+void Decider::Revoke(const TokenRecord& token, schema::RevocationReason reason,
+                     const std::string& org_id, std::uint64_t cause) {
   auto e = Add(cause).envelope().getEvent().initTokenRevoked();
-  e.setTokenPrefix(CapText(token.prefix));
-  e.setOwnerUserId(CapText(token.owner));
+  e.setTokenPrefix(CapText(token.prefix.str()));
+  e.setOwnerUserId(CapText(s_.OwnerOf(token).id));
   e.setReason(reason);
   e.setOrgId(CapText(org_id));
 }
@@ -33,7 +33,7 @@ Status Decider::CreateToken(const NewTokenId& id, TokenKind kind, const User& ow
                             const std::string& org_id, const std::string& method,
                             const std::string& session_prefix, bool two_factor_used,
                             const TokenSpec& spec) {
-  if (s_.tokens.contains(id.prefix)) {
+  if (s_.FindToken(id.prefix) != nullptr) {
     return Status::Conflict("token_prefix_taken", "token prefix collision; retry");
   }
   auto ip_allowlist = ValidateTokenSpec(spec, ctx_.now_us);
@@ -74,15 +74,15 @@ Status Decider::operator()(const SetTwoFactorCmd& c) {
     event.envelope().getEvent().initTwoFactorDisabled().setUserId(CapText(c.user_id));
   }
   // Every live password-created personal token and password session goes, for good.
-  if (auto it = s_.tokens_by_owner.find(c.user_id); it != s_.tokens_by_owner.end()) {
-    for (const auto& prefix : it->second) {
-      const Token& t = s_.tokens.at(prefix);
-      bool password_made = t.method == "password" &&
-                           (t.kind == TokenKind::kPersonal || t.kind == TokenKind::kSession);
-      if (password_made && !t.revoked) {
-        Revoke(t, schema::RevocationReason::TWO_FACTOR_CHANGED, {}, cause);
-      }
-    }
+  // Oldest first, so the revocations read in creation order.
+  std::vector<const TokenRecord*> doomed;
+  s_.ForEachTokenOf(**user, [&](Idx, const TokenRecord& t) {
+    bool password_made = s_.Method(t) == "password" &&
+                         (t.kind == TokenKind::kPersonal || t.kind == TokenKind::kSession);
+    if (password_made && !t.revoked) doomed.push_back(&t);
+  });
+  for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {
+    Revoke(**it, schema::RevocationReason::TWO_FACTOR_CHANGED, {}, cause);
   }
   return Status::Ok();
 }
@@ -121,11 +121,11 @@ Status Decider::operator()(const RecordLoginCmd& c) {
 }
 
 Status Decider::operator()(const EndSessionCmd& c) {
-  const Token* t = s_.FindToken(c.session_prefix);
+  const TokenRecord* t = s_.FindToken(c.session_prefix);
   if (t == nullptr || t->kind != TokenKind::kSession) {
     return Status::NotFound("unknown_token", "no session '" + c.session_prefix + "'");
   }
-  if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != t->owner) {
+  if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != s_.OwnerOf(*t).id) {
     return Status::PermissionDenied("not_token_owner", "only its owner ends a session");
   }
   if (t->revoked) return Status::Conflict("token_revoked", "the session has ended already");
@@ -134,37 +134,37 @@ Status Decider::operator()(const EndSessionCmd& c) {
 }
 
 Status Decider::operator()(const CreatePersonalTokenCmd& c) {
-  const Token* session = s_.FindToken(c.session_prefix);
+  const TokenRecord* session = s_.FindToken(c.session_prefix);
   if (session == nullptr || session->kind != TokenKind::kSession) {
     return Status::NotFound("unknown_token", "no session '" + c.session_prefix + "'");
   }
-  if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != session->owner) {
+  if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != s_.OwnerOf(*session).id) {
     return Status::PermissionDenied("not_token_owner",
                                     "only the session's user creates tokens in it");
   }
-  auto user = FindUser(session->owner);
+  auto user = FindUser(s_.OwnerOf(*session).id);
   if (!user.ok()) return user.status();
   std::string_view verdict = CreatePersonalTokenRule(s_, **user, *session, ctx_.now_us);
   if (verdict != kOk) {
-    return Refuse(verdict, "personal token for " + session->owner + " refused");
+    return Refuse(verdict, "personal token for " + (*user)->id + " refused");
   }
-  return CreateToken(c.token, TokenKind::kPersonal, **user, {}, session->method, session->prefix,
-                     session->two_factor_used, c.spec);
+  return CreateToken(c.token, TokenKind::kPersonal, **user, {}, std::string(s_.Method(*session)),
+                     session->prefix.str(), session->two_factor_used, c.spec);
 }
 
 Status Decider::operator()(const CreateApplicationTokenCmd& c) {
   auto org = Org(c.org_id);
   if (!org.ok()) return org.status();
-  if (!(*org)->application_users.contains(c.app_user_id)) {
+  if (!(*org)->application_users.contains(s_.UserIdx(c.app_user_id))) {
     return Status::NotFound("unknown_application_user",
                             c.org_id + " has no application user '" + c.app_user_id + "'");
   }
-  return CreateToken(c.token, TokenKind::kApplication, s_.users.at(c.app_user_id), c.org_id,
+  return CreateToken(c.token, TokenKind::kApplication, *s_.FindUser(c.app_user_id), c.org_id,
                      "application", {}, false, c.spec);
 }
 
 Status Decider::operator()(const RevokeTokenCmd& c) {
-  const Token* t = s_.FindToken(c.token_prefix);
+  const TokenRecord* t = s_.FindToken(c.token_prefix);
   if (t == nullptr) return Status::NotFound("unknown_token", "no token '" + c.token_prefix + "'");
   if (t->revoked) return Status::Conflict("token_revoked", "the token is already revoked");
   if (!c.org_id.empty()) {
@@ -179,7 +179,7 @@ Status Decider::operator()(const RevokeTokenCmd& c) {
     Revoke(*t, schema::RevocationReason::REVOKED_BY_ADMIN, c.org_id, 0);
     return Status::Ok();
   }
-  if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != t->owner) {
+  if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != s_.OwnerOf(*t).id) {
     return Status::PermissionDenied("not_token_owner",
                                     "only its owner or an org admin revokes a token");
   }
@@ -197,15 +197,15 @@ Status Decider::operator()(const ExpireUserTokensCmd& c) {
 }
 
 Status Decider::operator()(const RecordTokenUseCmd& c) {
-  const Token* t = s_.FindToken(c.token_prefix);
+  const TokenRecord* t = s_.FindToken(c.token_prefix);
   if (t == nullptr) return Status::NotFound("unknown_token", "no token '" + c.token_prefix + "'");
   if (t->revoked) return Status::Conflict("token_revoked", "the token is revoked");
   if (c.used_us <= t->last_used_us) {
     return Status::Conflict("token_use_recorded", "a later use is recorded already");
   }
   auto e = Add().envelope().getEvent().initTokenUsed();
-  e.setTokenPrefix(CapText(t->prefix));
-  e.setOwnerUserId(CapText(t->owner));
+  e.setTokenPrefix(CapText(t->prefix.str()));
+  e.setOwnerUserId(CapText(s_.OwnerOf(*t).id));
   e.setLastUsedUs(c.used_us);
   e.setLastIp(CapText(c.ip));
   return Status::Ok();

@@ -68,7 +68,7 @@ class Decider {
   std::uint64_t NextSeq() const { return ctx_.next_seq + out_.events.size(); }
   storage::EventDraft& Add(std::uint64_t cause = 0);
   // Appends a TokenRevoked for `token`.
-  void Revoke(const Token& token, schema::RevocationReason reason, const std::string& org_id,
+  void Revoke(const TokenRecord& token, schema::RevocationReason reason, const std::string& org_id,
               std::uint64_t cause);
   Status CreateToken(const NewTokenId& id, TokenKind kind, const User& owner,
                      const std::string& org_id, const std::string& method,

@@ -1,4 +1,6 @@
 // The read side of the engine: checks, explanations and queries over published state.
+#include <openssl/crypto.h>
+
 #include "engine/engine_impl.h"
 #include "engine/rules.h"
 #include "engine/snapshot.h"
@@ -7,14 +9,27 @@
 
 namespace authledger::internal {
 
+namespace {
+
+// The token a secret names: found by its public prefix, accepted only if the secret's
+// SHA-256 matches the stored digest (compared in constant time). A wrong secret with a
+// known prefix is indistinguishable from an unknown token.
+const TokenRecord* FindBySecret(const State& s, std::string_view secret) {
+  const TokenRecord* t = s.FindToken(PrefixOfSecret(secret));
+  if (t == nullptr) return nullptr;
+  const storage::Hash hash = storage::Sha256(secret);
+  return CRYPTO_memcmp(hash.data(), t->secret_hash.data(), hash.size()) == 0 ? t : nullptr;
+}
+
+}  // namespace
+
 Decision EngineImpl::CheckToken(std::string_view secret, std::string_view org_id,
                                 const CheckContext& ctx) const {
-  const storage::Hash hash = storage::Sha256(secret);
   bool note_use = false;
   Decision d;
   {
     std::shared_lock lock(state_mu_);
-    const Token* token = published_.FindTokenBySecretHash(hash);
+    const TokenRecord* token = FindBySecret(published_, secret);
     d = CheckTokenAgainst(published_, token, org_id, ctx, nullptr);
     note_use = d.allowed && ctx.time_us - token->last_used_us >= options_.token_use_interval_us;
   }
@@ -24,11 +39,10 @@ Decision EngineImpl::CheckToken(std::string_view secret, std::string_view org_id
 
 Explanation EngineImpl::Explain(std::string_view secret, std::string_view org_id,
                                 const CheckContext& ctx) const {
-  const storage::Hash hash = storage::Sha256(secret);
   std::shared_lock lock(state_mu_);
   Explanation e;
   e.decision =
-      CheckTokenAgainst(published_, published_.FindTokenBySecretHash(hash), org_id, ctx, &e.trace);
+      CheckTokenAgainst(published_, FindBySecret(published_, secret), org_id, ctx, &e.trace);
   return e;
 }
 
@@ -36,8 +50,8 @@ Explanation EngineImpl::ExplainPrefix(std::string_view token_prefix, std::string
                                       const CheckContext& ctx) const {
   std::shared_lock lock(state_mu_);
   Explanation e;
-  e.decision = CheckTokenAgainst(published_, published_.FindToken(std::string(token_prefix)),
-                                 org_id, ctx, &e.trace);
+  e.decision =
+      CheckTokenAgainst(published_, published_.FindToken(token_prefix), org_id, ctx, &e.trace);
   return e;
 }
 
@@ -48,19 +62,13 @@ Decision EngineImpl::CanCreatePersonalToken(const std::string& session_prefix,
   d.rule = "R3";
   d.revision = published_.revision;
   d.token_prefix = session_prefix;
-  const Token* session = published_.FindToken(session_prefix);
+  const TokenRecord* session = published_.FindToken(session_prefix);
   std::string_view reason = "unknown_token";
   if (session != nullptr) {
-    d.user_id = session->owner;
-    auto user = published_.users.find(session->owner);
-    reason = user == published_.users.end()
-                 ? std::string_view("unknown_user")
-                 : CreatePersonalTokenRule(published_, user->second, *session, ctx.time_us);
-    if (user != published_.users.end()) {
-      if (const Organization* managing = published_.ManagingOrg(user->second)) {
-        d.org_id = managing->id;
-      }
-    }
+    const User& user = published_.OwnerOf(*session);
+    d.user_id = user.id;
+    reason = CreatePersonalTokenRule(published_, user, *session, ctx.time_us);
+    if (const Organization* managing = published_.ManagingOrg(user)) d.org_id = managing->id;
   }
   d.allowed = reason == kOk;
   d.reason = reason;
@@ -69,20 +77,20 @@ Decision EngineImpl::CanCreatePersonalToken(const std::string& session_prefix,
 
 Result<AuthenticationPolicy> EngineImpl::GetPolicy(const std::string& org_id) const {
   std::shared_lock lock(state_mu_);
-  auto it = published_.orgs.find(org_id);
-  if (it == published_.orgs.end()) {
+  const Organization* org = published_.FindOrg(org_id);
+  if (org == nullptr) {
     return Status::NotFound("unknown_organization", "no organization '" + org_id + "'");
   }
-  return it->second.policy;
+  return org->policy;
 }
 
 Result<IpAllowlist> EngineImpl::GetIpAllowlist(const std::string& org_id) const {
   std::shared_lock lock(state_mu_);
-  auto it = published_.orgs.find(org_id);
-  if (it == published_.orgs.end()) {
+  const Organization* org = published_.FindOrg(org_id);
+  if (org == nullptr) {
     return Status::NotFound("unknown_organization", "no organization '" + org_id + "'");
   }
-  return it->second.allowlist;
+  return org->allowlist;
 }
 
 std::uint64_t EngineImpl::revision() const {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "engine/conflicts.h"
 #include "engine/rules.h"
 #include "engine/snapshot.h"
 #include "engine/token_secret.h"
@@ -49,10 +50,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptio
 namespace internal {
 
 EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state)
-    : log_(std::move(log)),
-      options_(std::move(options)),
-      decided_(state),
-      published_(std::move(state)) {
+    : log_(std::move(log)), options_(std::move(options)), published_(std::move(state)) {
   if (!options_.clock) {
     options_.clock = [] {
       return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -92,43 +90,92 @@ void EngineImpl::Log(Logger::Level level, const std::string& message) const {
 Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, Command command,
                                                  const Inspect& inspect) {
   std::unique_lock decide_lock(decide_mu_);
-  if (Status h = log_->health(); !h.ok()) {
-    return Status::FailedPrecondition("engine_read_only",
-                                      "the engine accepts no commands: " + h.ToString());
+  // Wait until no queued batch writes what this command reads.
+  for (;;) {
+    if (Status h = log_->health(); !h.ok()) {
+      return Status::FailedPrecondition("engine_read_only",
+                                        "the engine accepts no commands: " + h.ToString());
+    }
+    ReadSet reads;
+    {
+      std::shared_lock state_lock(state_mu_);
+      reads = ReadsOf(published_, command);
+    }
+    std::unique_lock pending_lock(pending_mu_);
+    auto blocked = [&] {
+      if (reads.barrier) return pending_batches_ > 0;
+      return std::any_of(reads.keys.begin(), reads.keys.end(),
+                         [&](const std::string& k) { return pending_writes_.contains(k); });
+    };
+    if (!blocked()) break;
+    decide_lock.unlock();
+    pending_cv_.wait(pending_lock, [&] { return !blocked() || !log_->health().ok(); });
+    pending_lock.unlock();
+    decide_lock.lock();  // re-read: the state moved on while we waited
   }
+
   DecideContext ctx;
   ctx.now_us = std::max(Now(), log_->last_time_us());
   ctx.next_seq = log_->next_seq();
   ctx.actor = actor;
-  auto decided = Decide(decided_, command, ctx);
+  Result<Decided> decided = Status::Unavailable("not_decided", "");
+  {
+    std::shared_lock state_lock(state_mu_);
+    decided = Decide(published_, command, ctx);
+    if (decided.ok() && inspect) inspect(published_, *decided, ctx);
+  }
   if (!decided.ok()) return decided.status();
-  if (inspect) inspect(decided_, *decided, ctx);
-  Submitted result;
   auto& events = decided->events;
-  // Seqs are the ones the log will give (all appends pass through this lock), so the
-  // speculative state matches what will be durable.
+  std::vector<std::string> writes;
   for (std::size_t i = 0; i < events.size(); ++i) {
     events[i].envelope().setSeq(ctx.next_seq + i);
-    Evolve(decided_, events[i].reader());
+    AppendWrites(events[i].reader(), &writes);
   }
+  {
+    std::lock_guard pending_lock(pending_mu_);
+    for (const auto& k : writes) ++pending_writes_[k];
+    ++pending_batches_;
+  }
+  auto release = [this](const std::vector<std::string>& keys) {
+    {
+      std::lock_guard pending_lock(pending_mu_);
+      for (const auto& k : keys) {
+        auto it = pending_writes_.find(k);
+        if (it != pending_writes_.end() && --it->second == 0) pending_writes_.erase(it);
+      }
+      --pending_batches_;
+    }
+    pending_cv_.notify_all();
+  };
   auto pending = log_->Enqueue(
-      std::move(events), [this](storage::SeqRange, const std::vector<storage::EventDraft>& batch) {
-        std::unique_lock state_lock(state_mu_);
-        for (const auto& e : batch) Evolve(published_, e.reader());
-        published_revision_.store(published_.revision, std::memory_order_release);
+      std::move(events),
+      [this, writes, release](storage::SeqRange, const std::vector<storage::EventDraft>& batch) {
+        {
+          std::unique_lock state_lock(state_mu_);
+          for (const auto& e : batch) Evolve(published_, e.reader());
+          published_revision_.store(published_.revision, std::memory_order_release);
+        }
+        release(writes);
       });
   if (!pending.ok()) {
-    // Only a log that stopped accepting writes refuses a batch here; the speculative
-    // state is now ahead of the log, which no longer matters: no command will follow.
+    release(writes);
     Log(Logger::Level::kError, "event log refused a batch: " + pending.status().ToString());
     return pending.status();
   }
   decide_lock.unlock();
   auto durable = pending->Wait();
   if (!durable.ok()) {
+    // The batch never became durable: nothing of it is in the state. Waiters on its
+    // keys are woken to find the engine read-only.
+    {
+      std::lock_guard pending_lock(pending_mu_);
+      pending_writes_.clear();
+    }
+    pending_cv_.notify_all();
     Log(Logger::Level::kError, "the engine is read-only: " + durable.status().ToString());
     return durable.status();
   }
+  Submitted result;
   result.revision = durable->last;
   result.decided = std::move(decided).value();
   if (result.revision >= last_snapshot_seq_ + options_.snapshot_interval) bg_cv_.notify_all();
@@ -267,17 +314,19 @@ Result<PolicyChange> EngineImpl::UpdatePolicy(const Actor& actor, const std::str
 
 Result<PolicyChange> EngineImpl::DryRunPolicy(const Actor& actor, const std::string& org_id,
                                               const PolicyUpdate& update) const {
-  std::lock_guard decide_lock(decide_mu_);
+  // Against the durable state, without waiting for queued commands: a dry run is a
+  // question about now, and appends nothing.
   DecideContext ctx;
   ctx.now_us = std::max(Now(), log_->last_time_us());
   ctx.next_seq = log_->next_seq();
   ctx.actor = actor;
-  auto decided = Decide(decided_, UpdatePolicyCmd{org_id, update}, ctx);
+  std::shared_lock state_lock(state_mu_);
+  auto decided = Decide(published_, UpdatePolicyCmd{org_id, update}, ctx);
   if (!decided.ok()) return decided.status();
   PolicyChange change;
   change.before = decided->policy_before;
   change.after = decided->policy_after;
-  change.impact = PolicyImpact(decided_, org_id, *decided, ctx.now_us);
+  change.impact = PolicyImpact(published_, org_id, *decided, ctx.now_us);
   return change;
 }
 
@@ -288,11 +337,12 @@ std::vector<ImpactEntry> EngineImpl::PolicyImpact(const State& state, const std:
   CheckContext check{now_us, {}};
   CheckOptions before{false, &decided.policy_before};
   CheckOptions after{false, &decided.policy_after};
-  for (const Token* t : TokensFacing(state, org_id)) {
+  for (const TokenRecord* t : TokensFacing(state, org_id)) {
     Decision b = CheckTokenAgainst(state, t, org_id, check, nullptr, before);
     Decision a = CheckTokenAgainst(state, t, org_id, check, nullptr, after);
     if (b.allowed == a.allowed) continue;
-    impact.push_back({t->prefix, t->owner, org_id, b.allowed, b.reason, a.allowed, a.reason});
+    impact.push_back(
+        {t->prefix.str(), state.OwnerOf(*t).id, org_id, b.allowed, b.reason, a.allowed, a.reason});
   }
   return impact;
 }

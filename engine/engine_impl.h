@@ -1,10 +1,14 @@
 // EngineImpl: the Engine facade over the event log (internal to engine/).
 //
-// Writes: Submit takes decide_mu_, decides against `decided_` (the published state plus
-// every event already queued but not yet durable), folds the events into `decided_`,
-// queues them with the log, releases the lock and waits for durability. The log's
-// writer thread folds each durable batch into `published_` (under state_mu_, exclusive)
-// before waking the caller, in seq order. Checks read `published_` under a shared lock.
+// There is one State, `published_`: it holds durable events only, and checks read it
+// under a shared lock. Writes: Submit takes decide_mu_ (so commands are decided one at a
+// time) and decides against `published_`. Events queued by earlier commands but not yet
+// durable are not in it, so a command that reads a subject such a pending batch writes
+// (see conflicts.h) first waits for that batch; any other command is decided at once,
+// which is what lets many commands share one fsync. The decided events are queued with
+// the log under decide_mu_ (fixing their seqs), and the caller waits for durability
+// outside it. The log's writer thread folds each durable batch into `published_` (under
+// state_mu_, exclusive), releases its conflict keys, and then wakes the caller.
 //
 // Background: one thread records token use (coalesced per token and interval) and
 // writes snapshots every `snapshot_interval` events.
@@ -110,7 +114,7 @@ class EngineImpl final : public Engine {
   };
   // decide → fold into decided_ → queue → wait for durability.
   // `inspect`, if given, sees the decided events and the state they were decided
-  // against, under the decide lock (e.g. to compute a policy change's impact).
+  // against, under the locks (e.g. to compute a policy change's impact).
   using Inspect = std::function<void(const State&, const Decided&, const DecideContext&)>;
   Result<Submitted> Submit(const Actor& actor, Command command, const Inspect& inspect = nullptr);
   std::vector<ImpactEntry> PolicyImpact(const State& state, const std::string& org_id,
@@ -130,8 +134,13 @@ class EngineImpl final : public Engine {
   std::unique_ptr<storage::EventLog> log_;
   EngineOptions options_;
 
-  mutable std::mutex decide_mu_;
-  State decided_;  // guarded by decide_mu_
+  mutable std::mutex decide_mu_;  // one command decided at a time
+
+  // Conflict keys written by queued, not yet durable batches (key → number of batches).
+  std::mutex pending_mu_;
+  std::condition_variable pending_cv_;
+  std::unordered_map<std::string, int> pending_writes_;
+  std::size_t pending_batches_ = 0;
 
   mutable std::shared_mutex state_mu_;
   State published_;  // guarded by state_mu_; written by the log's writer thread

@@ -7,6 +7,7 @@ namespace authledger::internal {
 
 namespace {
 
+std::string_view View(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 std::string Str(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 
 std::vector<std::string> Strs(capnp::List<capnp::Text>::Reader list) {
@@ -16,12 +17,12 @@ std::vector<std::string> Strs(capnp::List<capnp::Text>::Reader list) {
   return out;
 }
 
-std::vector<Cidr> ParsedRanges(capnp::List<capnp::Text>::Reader list) {
+std::vector<Cidr> ParsedRanges(const std::vector<std::string>& texts) {
   // The log holds only CIDRs that were validated when their command was decided; a
-  // range that no longer parses (e.g. a damaged log) matches nothing: fail closed.
+  // range that no longer parses (a damaged log) matches nothing: fail closed.
   std::vector<Cidr> out;
-  for (auto t : list) {
-    auto c = ParseCidr(Str(t));
+  for (const auto& t : texts) {
+    auto c = ParseCidr(t);
     if (c.ok()) out.push_back(*c);
   }
   return out;
@@ -39,41 +40,94 @@ TokenKind KindFromSchema(schema::TokenKind k) {
   return TokenKind::kSession;
 }
 
-void RevokeToken(State& s, const std::string& prefix, std::uint64_t seq) {
-  auto it = s.tokens.find(prefix);
-  if (it == s.tokens.end() || it->second.revoked) return;
-  it->second.revoked = true;
-  it->second.revoked_seq = seq;
+template <typename Map>
+Idx Lookup(const Map& map, std::string_view key) {
+  auto it = map.find(key);
+  return it == map.end() ? kNoIdx : it->second;
 }
 
 }  // namespace
 
-std::string EmailDomain(const std::string& email) {
-  auto at = email.rfind('@');
-  if (at == std::string::npos) return {};
-  std::string d = email.substr(at + 1);
-  std::transform(d.begin(), d.end(), d.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return d;
+// ---- State ----
+
+bool User::MemberOf(Idx org) const { return std::binary_search(orgs.begin(), orgs.end(), org); }
+
+Idx State::OrgIdx(std::string_view id) const { return Lookup(org_index, id); }
+Idx State::UserIdx(std::string_view id) const { return Lookup(user_index, id); }
+
+const Organization* State::FindOrg(std::string_view id) const {
+  Idx i = OrgIdx(id);
+  return i == kNoIdx ? nullptr : &orgs[i];
+}
+
+const User* State::FindUser(std::string_view id) const {
+  Idx i = UserIdx(id);
+  return i == kNoIdx ? nullptr : &users[i];
+}
+
+const TokenRecord* State::FindToken(std::string_view prefix) const {
+  Idx i = tokens.Find(prefix);
+  return i == kNoIdx ? nullptr : &tokens.at(i);
+}
+
+const IdentityProvider* State::FindIdp(std::string_view id) const {
+  auto it = idps.find(id);
+  return it == idps.end() ? nullptr : &it->second;
 }
 
 const Organization* State::ManagingOrg(const User& user) const {
   if (user.application) return nullptr;
-  auto d = domain_owner.find(EmailDomain(user.email));
-  if (d == domain_owner.end()) return nullptr;
-  auto o = orgs.find(d->second);
-  return o == orgs.end() ? nullptr : &o->second;
+  Idx i = Lookup(domain_owner, EmailDomain(user.email));
+  return i == kNoIdx ? nullptr : &orgs[i];
 }
 
-const Token* State::FindTokenBySecretHash(const storage::Hash& h) const {
-  auto it = token_by_secret.find(h);
-  if (it == token_by_secret.end()) return nullptr;
-  return FindToken(it->second);
+Organization& State::OrgFor(std::string_view id) {
+  auto [it, inserted] = org_index.try_emplace(std::string(id), static_cast<Idx>(orgs.size()));
+  if (inserted) {
+    orgs.emplace_back();
+    orgs.back().id = std::string(id);
+  }
+  return orgs[it->second];
 }
 
-const Token* State::FindToken(const std::string& prefix) const {
-  auto it = tokens.find(prefix);
-  return it == tokens.end() ? nullptr : &it->second;
+User& State::UserFor(std::string_view id) {
+  auto [it, inserted] = user_index.try_emplace(std::string(id), static_cast<Idx>(users.size()));
+  if (inserted) {
+    users.emplace_back();
+    users.back().id = std::string(id);
+  }
+  return users[it->second];
+}
+
+Idx State::InternMethod(std::string_view method) {
+  auto [it, inserted] =
+      method_index.try_emplace(std::string(method), static_cast<Idx>(methods.size()));
+  if (inserted) methods.emplace_back(method);
+  return it->second;
+}
+
+Idx State::InternIpList(const std::vector<std::string>& cidrs) {
+  if (cidrs.empty()) return 0;
+  std::string key;
+  for (const auto& c : cidrs) key.append(c).push_back(',');
+  auto [it, inserted] = ip_list_index.try_emplace(key, static_cast<Idx>(ip_lists.size()));
+  if (inserted) ip_lists.push_back(ParsedRanges(cidrs));
+  return it->second;
+}
+
+void State::AddToken(TokenRecord record) {
+  User& owner = users[record.owner];
+  record.next_of_owner = owner.last_token;
+  owner.last_token = tokens.Add(std::move(record));
+}
+
+std::string EmailDomain(std::string_view email) {
+  auto at = email.rfind('@');
+  if (at == std::string_view::npos) return {};
+  std::string d(email.substr(at + 1));
+  std::transform(d.begin(), d.end(), d.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return d;
 }
 
 AuthenticationPolicy PolicyFromSchema(schema::AuthenticationPolicy::Reader p) {
@@ -103,6 +157,58 @@ void PolicyToSchema(const AuthenticationPolicy& p, schema::AuthenticationPolicy:
   out.setPersonalTokensRequireAllowedAuthMethod(p.personal_tokens_require_allowed_auth_method);
 }
 
+// ---- Evolve ----
+
+namespace {
+
+void AddMembership(State& s, std::string_view org_id, std::string_view user_id) {
+  s.OrgFor(org_id);
+  s.UserFor(user_id);
+  const Idx o = s.OrgIdx(org_id);
+  const Idx ui = s.UserIdx(user_id);
+  User& u = s.users[ui];
+  s.orgs[o].members.insert(ui);
+  auto pos = std::lower_bound(u.orgs.begin(), u.orgs.end(), o);
+  if (pos == u.orgs.end() || *pos != o) u.orgs.insert(pos, o);
+}
+
+void RemoveMembership(State& s, std::string_view org_id, std::string_view user_id) {
+  Idx o = s.OrgIdx(org_id);
+  Idx ui = s.UserIdx(user_id);
+  if (o == kNoIdx || ui == kNoIdx) return;
+  s.orgs[o].members.erase(ui);
+  auto& orgs = s.users[ui].orgs;
+  auto pos = std::lower_bound(orgs.begin(), orgs.end(), o);
+  if (pos != orgs.end() && *pos == o) orgs.erase(pos);
+}
+
+void CreateToken(State& s, schema::TokenCreated::Reader e, std::int64_t now, std::uint64_t seq) {
+  TokenRecord t;
+  t.prefix = Prefix(View(e.getTokenPrefix()));
+  auto hash = e.getSecretHash();
+  if (hash.size() == t.secret_hash.size())
+    std::copy(hash.begin(), hash.end(), t.secret_hash.begin());
+  t.kind = KindFromSchema(e.getKind());
+  s.UserFor(View(e.getOwnerUserId()));
+  t.owner = s.UserIdx(View(e.getOwnerUserId()));
+  if (e.getOrgId().size() > 0) {
+    s.OrgFor(View(e.getOrgId()));
+    t.org = s.OrgIdx(View(e.getOrgId()));
+  }
+  t.method = s.InternMethod(View(e.getMethod()));
+  t.two_factor_used = e.getTwoFactorUsed();
+  t.created_us = now;
+  t.created_seq = seq;
+  t.expiry_time_us = e.getExpiryTimeUs();
+  t.max_age_seconds = e.getMaxAgeSeconds();
+  t.extend_when_used = e.getExtendWhenUsed();
+  if (e.getIpAllowlist().size() > 0) t.ip_allowlist = s.InternIpList(Strs(e.getIpAllowlist()));
+  // A prefix seen twice (only in a damaged log: decide refuses duplicates) keeps the first.
+  if (s.tokens.Find(t.prefix.view()) == kNoIdx) s.AddToken(std::move(t));
+}
+
+}  // namespace
+
 void Evolve(State& s, schema::Envelope::Reader envelope) {
   using E = schema::Envelope::Event;
   const std::uint64_t seq = envelope.getSeq();
@@ -113,22 +219,23 @@ void Evolve(State& s, schema::Envelope::Reader envelope) {
   switch (event.which()) {
     case E::ORGANIZATION_CREATED: {
       auto e = event.getOrganizationCreated();
-      Organization& org = s.orgs[Str(e.getOrgId())];
-      org.id = Str(e.getOrgId());
+      Organization& org = s.OrgFor(View(e.getOrgId()));
       org.name = Str(e.getName());
       org.policy = PolicyFromSchema(e.getPolicy());
       break;
     }
     case E::DOMAIN_VERIFIED: {
       auto e = event.getDomainVerified();
-      s.domain_owner[Str(e.getDomain())] = Str(e.getOrgId());
-      s.orgs[Str(e.getOrgId())].domains.insert(Str(e.getDomain()));
+      Organization& org = s.OrgFor(View(e.getOrgId()));
+      org.domains.insert(Str(e.getDomain()));
+      s.domain_owner[Str(e.getDomain())] = s.OrgIdx(View(e.getOrgId()));
       break;
     }
     case E::DOMAIN_UNVERIFIED: {
       auto e = event.getDomainUnverified();
-      s.domain_owner.erase(Str(e.getDomain()));
-      s.orgs[Str(e.getOrgId())].domains.erase(Str(e.getDomain()));
+      auto it = s.domain_owner.find(View(e.getDomain()));
+      if (it != s.domain_owner.end()) s.domain_owner.erase(it);
+      s.OrgFor(View(e.getOrgId())).domains.erase(Str(e.getDomain()));
       break;
     }
     case E::IDP_ADDED: {
@@ -139,121 +246,98 @@ void Evolve(State& s, schema::Envelope::Reader envelope) {
       idp.domains = Strs(e.getDomains());
       idp.max_age_seconds = e.getMaxAgeSeconds();
       idp.extend_when_used = e.getExtendWhenUsed();
-      s.orgs[idp.org_id].idps.insert(idp.id);
+      s.OrgFor(idp.org_id).idps.insert(idp.id);
       break;
     }
     case E::IDP_REMOVED: {
       auto e = event.getIdpRemoved();
-      s.idps[Str(e.getIdpId())].removed = true;
-      s.orgs[Str(e.getOrgId())].idps.erase(Str(e.getIdpId()));
+      IdentityProvider& idp = s.idps[Str(e.getIdpId())];
+      idp.id = Str(e.getIdpId());
+      idp.removed = true;
+      s.OrgFor(View(e.getOrgId())).idps.erase(Str(e.getIdpId()));
       break;
     }
     case E::USER_REGISTERED: {
       auto e = event.getUserRegistered();
-      User& u = s.users[Str(e.getUserId())];
-      u.id = Str(e.getUserId());
-      u.email = Str(e.getEmail());
+      s.UserFor(View(e.getUserId())).email = Str(e.getEmail());
       break;
     }
     case E::USER_DEACTIVATED:
-      s.users[Str(event.getUserDeactivated().getUserId())].active = false;
+      s.UserFor(View(event.getUserDeactivated().getUserId())).active = false;
       break;
     case E::USER_REACTIVATED:
-      s.users[Str(event.getUserReactivated().getUserId())].active = true;
+      s.UserFor(View(event.getUserReactivated().getUserId())).active = true;
       break;
-    case E::MEMBER_ADDED: {
-      auto e = event.getMemberAdded();
-      s.orgs[Str(e.getOrgId())].members.insert(Str(e.getUserId()));
-      s.users[Str(e.getUserId())].orgs.insert(Str(e.getOrgId()));
+    case E::MEMBER_ADDED:
+      AddMembership(s, View(event.getMemberAdded().getOrgId()),
+                    View(event.getMemberAdded().getUserId()));
       break;
-    }
-    case E::MEMBER_REMOVED: {
-      auto e = event.getMemberRemoved();
-      s.orgs[Str(e.getOrgId())].members.erase(Str(e.getUserId()));
-      s.users[Str(e.getUserId())].orgs.erase(Str(e.getOrgId()));
+    case E::MEMBER_REMOVED:
+      RemoveMembership(s, View(event.getMemberRemoved().getOrgId()),
+                       View(event.getMemberRemoved().getUserId()));
       break;
-    }
     case E::APPLICATION_USER_CREATED: {
       auto e = event.getApplicationUserCreated();
-      User& u = s.users[Str(e.getUserId())];
-      u.id = Str(e.getUserId());
+      s.OrgFor(View(e.getOrgId()));
+      Idx org = s.OrgIdx(View(e.getOrgId()));
+      User& u = s.UserFor(View(e.getUserId()));
       u.email.clear();
       u.application = true;
-      u.application_org = Str(e.getOrgId());
-      s.orgs[u.application_org].application_users.insert(u.id);
+      u.application_org = org;
+      s.orgs[org].application_users.insert(s.UserIdx(View(e.getUserId())));
       break;
     }
     case E::APPLICATION_USER_DELETED: {
       auto e = event.getApplicationUserDeleted();
-      User& u = s.users[Str(e.getUserId())];
+      User& u = s.UserFor(View(e.getUserId()));
       u.deleted = true;
       u.active = false;
-      s.orgs[Str(e.getOrgId())].application_users.erase(u.id);
+      s.OrgFor(View(e.getOrgId())).application_users.erase(s.UserIdx(View(e.getUserId())));
       break;
     }
     case E::TWO_FACTOR_ENABLED:
-      s.users[Str(event.getTwoFactorEnabled().getUserId())].two_factor_enabled = true;
+      s.UserFor(View(event.getTwoFactorEnabled().getUserId())).two_factor_enabled = true;
       break;
     case E::TWO_FACTOR_DISABLED:
-      s.users[Str(event.getTwoFactorDisabled().getUserId())].two_factor_enabled = false;
+      s.UserFor(View(event.getTwoFactorDisabled().getUserId())).two_factor_enabled = false;
       break;
     case E::POLICY_CHANGED: {
       auto e = event.getPolicyChanged();
-      s.orgs[Str(e.getOrgId())].policy = PolicyFromSchema(e.getPolicy());
+      s.OrgFor(View(e.getOrgId())).policy = PolicyFromSchema(e.getPolicy());
       break;
     }
     case E::IP_ALLOWLIST_CHANGED: {
       auto e = event.getIpAllowlistChanged();
-      Organization& org = s.orgs[Str(e.getOrgId())];
+      Organization& org = s.OrgFor(View(e.getOrgId()));
       org.allowlist.version = e.getVersion();
       org.allowlist.enabled = e.getEnabled();
       org.allowlist.cidrs = Strs(e.getCidrs());
-      org.allowlist_ranges = ParsedRanges(e.getCidrs());
+      org.allowlist_ranges = ParsedRanges(org.allowlist.cidrs);
       break;
     }
     case E::LOGIN_REJECTED:
       break;  // a record for audit; it changes no state
-    case E::TOKEN_CREATED: {
-      auto e = event.getTokenCreated();
-      Token t;
-      t.prefix = Str(e.getTokenPrefix());
-      auto hash = e.getSecretHash();
-      if (hash.size() == t.secret_hash.size())
-        std::copy(hash.begin(), hash.end(), t.secret_hash.begin());
-      t.kind = KindFromSchema(e.getKind());
-      t.owner = Str(e.getOwnerUserId());
-      t.org_id = Str(e.getOrgId());
-      t.method = Str(e.getMethod());
-      t.session_prefix = Str(e.getSessionPrefix());
-      t.two_factor_used = e.getTwoFactorUsed();
-      t.created_us = now;
-      t.created_seq = seq;
-      t.expiry_time_us = e.getExpiryTimeUs();
-      t.max_age_seconds = e.getMaxAgeSeconds();
-      t.extend_when_used = e.getExtendWhenUsed();
-      t.ip_allowlist = ParsedRanges(e.getIpAllowlist());
-      t.scopes = Strs(e.getScopes());
-      s.token_by_secret[t.secret_hash] = t.prefix;
-      s.tokens_by_owner[t.owner].push_back(t.prefix);
-      s.tokens[t.prefix] = std::move(t);
+    case E::TOKEN_CREATED:
+      CreateToken(s, event.getTokenCreated(), now, seq);
+      break;
+    case E::TOKEN_REVOKED: {
+      Idx i = s.tokens.Find(View(event.getTokenRevoked().getTokenPrefix()));
+      if (i != kNoIdx) s.tokens.at(i).revoked = true;
       break;
     }
-    case E::TOKEN_REVOKED:
-      RevokeToken(s, Str(event.getTokenRevoked().getTokenPrefix()), seq);
-      break;
     case E::USER_TOKENS_EXPIRED: {
       auto e = event.getUserTokensExpired();
-      User& u = s.users[Str(e.getUserId())];
+      User& u = s.UserFor(View(e.getUserId()));
       u.token_validity_begin_us = e.getValidityBeginUs();
       u.token_validity_begin_seq = seq;
       break;
     }
     case E::TOKEN_USED: {
       auto e = event.getTokenUsed();
-      auto it = s.tokens.find(Str(e.getTokenPrefix()));
-      if (it != s.tokens.end()) {
-        it->second.last_used_us = std::max(it->second.last_used_us, e.getLastUsedUs());
-        it->second.last_ip = Str(e.getLastIp());
+      Idx i = s.tokens.Find(View(e.getTokenPrefix()));
+      if (i != kNoIdx) {
+        auto& t = s.tokens.at(i);
+        t.last_used_us = std::max(t.last_used_us, e.getLastUsedUs());
       }
       break;
     }

@@ -12,14 +12,20 @@ constexpr std::string_view kSamlNotAllowed = "user_saml_authentication_method_no
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-// Records conditions when a trace is wanted; costs one branch otherwise.
+// Records conditions when a trace is wanted; costs one branch otherwise (nothing is
+// built unless a trace is being kept).
 class Tracer {
  public:
   explicit Tracer(std::vector<TraceStep>* steps) : steps_(steps) {}
-  // Returns `reason` unchanged, recording whether it is "ok".
+  // Returns `reason` unchanged, recording whether it is "ok". A '%' in `condition` is
+  // replaced by `subject` in the recorded text.
   std::string_view Step(std::string_view condition, std::string_view reason,
-                        std::string detail = {}) {
-    if (steps_) steps_->push_back({std::string(condition), reason == kOk, std::move(detail)});
+                        std::string_view detail = {}, std::string_view subject = {}) {
+    if (steps_) {
+      std::string text(condition);
+      if (auto pct = text.find('%'); pct != std::string::npos) text.replace(pct, 1, subject);
+      steps_->push_back({std::move(text), reason == kOk, std::string(detail)});
+    }
     return reason;
   }
 
@@ -46,10 +52,10 @@ std::string_view RuleOf(TokenKind kind) {
   return "live";
 }
 
-bool TokenIpOk(const Token& token, std::string_view ip_text) {
-  if (token.ip_allowlist.empty()) return true;
+bool TokenIpOk(const State& s, const TokenRecord& token, std::string_view ip_text) {
+  if (token.ip_allowlist == 0) return true;
   auto ip = ParseIp(ip_text);
-  return ip.ok() && AnyContains(token.ip_allowlist, *ip);
+  return ip.ok() && AnyContains(s.IpList(token), *ip);
 }
 
 }  // namespace
@@ -65,11 +71,10 @@ std::string_view AllowedMethod(const State& s, const Organization& org,
     return p.oauth_enabled && listed ? kOk : kOauthNotAllowed;
   }
   if (StartsWith(method, "saml:")) {
-    auto it = s.idps.find(std::string(method.substr(5)));
-    if (it == s.idps.end() || it->second.removed || !p.saml_enabled) return kSamlNotAllowed;
-    const IdentityProvider& idp = it->second;
-    if (idp.org_id == org.id) return kOk;
-    return p.saml_allow_external && user.orgs.contains(idp.org_id) ? kOk : kSamlNotAllowed;
+    const IdentityProvider* idp = s.FindIdp(method.substr(5));
+    if (idp == nullptr || idp->removed || !p.saml_enabled) return kSamlNotAllowed;
+    if (idp->org_id == org.id) return kOk;
+    return p.saml_allow_external && user.MemberOf(s.OrgIdx(idp->org_id)) ? kOk : kSamlNotAllowed;
   }
   return "unknown_authentication_method";
 }
@@ -81,13 +86,13 @@ std::string_view LoginRule(const State& s, const User& user, std::string_view me
   }
   if (StartsWith(method, "saml:")) {
     // A non-managed user may still log in only through an IdP that exists.
-    auto it = s.idps.find(std::string(method.substr(5)));
-    if (it == s.idps.end() || it->second.removed) return kSamlNotAllowed;
+    const IdentityProvider* idp = s.FindIdp(method.substr(5));
+    if (idp == nullptr || idp->removed) return kSamlNotAllowed;
   }
   return kOk;
 }
 
-std::string_view TokenLive(const State& s, const Token& token, std::int64_t now_us) {
+std::string_view TokenLive(const State& s, const TokenRecord& token, std::int64_t now_us) {
   if (token.revoked) return "token_revoked";
   if (token.expiry_time_us != 0 && now_us >= token.expiry_time_us) return "token_expired";
   if (token.max_age_seconds != 0) {
@@ -97,16 +102,13 @@ std::string_view TokenLive(const State& s, const Token& token, std::int64_t now_
       return "token_expired";
     }
   }
-  auto owner = s.users.find(token.owner);
-  if (owner != s.users.end() && token.created_seq < owner->second.token_validity_begin_seq) {
-    return "token_expired_by_user";
-  }
+  if (token.created_seq < s.OwnerOf(token).token_validity_begin_seq) return "token_expired_by_user";
   return kOk;
 }
 
-std::string_view CreatePersonalTokenRule(const State& s, const User& user, const Token& session,
-                                         std::int64_t now_us) {
-  if (session.kind != TokenKind::kSession || session.owner != user.id) return "not_a_session";
+std::string_view CreatePersonalTokenRule(const State& s, const User& user,
+                                         const TokenRecord& session, std::int64_t now_us) {
+  if (session.kind != TokenKind::kSession || &s.OwnerOf(session) != &user) return "not_a_session";
   if (auto live = TokenLive(s, session, now_us); live != kOk) return live;
   if (!user.active) return "user_deactivated";
   if (const Organization* managing = s.ManagingOrg(user)) {
@@ -115,7 +117,7 @@ std::string_view CreatePersonalTokenRule(const State& s, const User& user, const
   return kOk;
 }
 
-Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view org_id,
+Decision CheckTokenAgainst(const State& s, const TokenRecord* token, std::string_view org_id,
                            const CheckContext& ctx, std::vector<TraceStep>* trace,
                            const CheckOptions& options) {
   Decision d;
@@ -129,42 +131,37 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
     return d;
   };
   if (token == nullptr) return finish(t.Step("token known", "unknown_token"));
-  d.token_prefix = token->prefix;
-  d.user_id = token->owner;
-  t.Step("token known", kOk, token->prefix);
+  const User& user = s.OwnerOf(*token);
+  d.token_prefix = token->prefix.view();
+  d.user_id = user.id;
+  t.Step("token known", kOk, token->prefix.view());
   if (auto r = t.Step("token live", TokenLive(s, *token, ctx.time_us)); r != kOk) return finish(r);
   // An active owner and an existing organization are conditions of R2, R4 and R5 (§3),
   // not of "token live": a failure from here on is reported under the kind's rule.
   d.rule = RuleOf(token->kind);
-  auto owner_it = s.users.find(token->owner);
-  if (owner_it == s.users.end()) return finish(t.Step("owner exists", "unknown_user"));
-  const User& user = owner_it->second;
   if (auto r = t.Step("owner active", user.active ? kOk : "user_deactivated"); r != kOk) {
     return finish(r);
   }
-  auto org_it = s.orgs.find(std::string(org_id));
-  if (org_it == s.orgs.end()) return finish(t.Step("organization exists", "unknown_organization"));
-  const Organization& org = org_it->second;
+  const Idx org_idx = s.OrgIdx(org_id);
+  if (org_idx == kNoIdx) return finish(t.Step("organization exists", "unknown_organization"));
+  const Organization& org = s.orgs[org_idx];
   const AuthenticationPolicy& policy =
       options.policy_override ? *options.policy_override : org.policy;
   const bool ip_ok = !options.check_ip || IpOk(org, ctx.ip);
-  const bool token_ip_ok = !options.check_ip || TokenIpOk(*token, ctx.ip);
+  const bool token_ip_ok = !options.check_ip || TokenIpOk(s, *token, ctx.ip);
+  const std::string_view method = s.Method(*token);
   constexpr std::string_view kIpViolation = "client_ip_address_policy_violation";
+  const std::string_view member = user.MemberOf(org_idx) ? kOk : "not_a_member";
 
   switch (token->kind) {
     case TokenKind::kSession: {
-      if (auto r = t.Step("member of organization",
-                          org.members.contains(user.id) ? kOk : "not_a_member");
-          r != kOk) {
-        return finish(r);
-      }
-      if (auto r = t.Step("allowed(" + token->method + ")",
-                          AllowedMethod(s, org, policy, user, token->method));
+      if (auto r = t.Step("member of organization", member); r != kOk) return finish(r);
+      if (auto r = t.Step("allowed(%)", AllowedMethod(s, org, policy, user, method), {}, method);
           r != kOk) {
         return finish(r);
       }
       bool mfa_missing =
-          policy.two_factor_required && token->method == "password" && !token->two_factor_used;
+          policy.two_factor_required && method == "password" && !token->two_factor_used;
       if (auto r =
               t.Step("two-factor requirement", mfa_missing ? "mfa_required_by_organization" : kOk);
           r != kOk) {
@@ -173,11 +170,7 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
       return finish(t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip));
     }
     case TokenKind::kPersonal: {
-      if (auto r = t.Step("member of organization",
-                          org.members.contains(user.id) ? kOk : "not_a_member");
-          r != kOk) {
-        return finish(r);
-      }
+      if (auto r = t.Step("member of organization", member); r != kOk) return finish(r);
       if (auto r = t.Step("token IP allowlist", token_ip_ok ? kOk : "token_ip_not_allowed", ctx.ip);
           r != kOk) {
         return finish(r);
@@ -192,14 +185,14 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
         return finish(r);
       }
       if (policy.personal_tokens_require_allowed_auth_method) {
-        bool allowed = AllowedMethod(s, org, policy, user, token->method) == kOk;
-        return finish(t.Step("allowed(" + token->method + ") for personal tokens",
-                             allowed ? kOk : "token_auth_method_not_allowed"));
+        bool allowed = AllowedMethod(s, org, policy, user, method) == kOk;
+        return finish(t.Step("allowed(%) for personal tokens",
+                             allowed ? kOk : "token_auth_method_not_allowed", {}, method));
       }
       return finish(kOk);
     }
     case TokenKind::kApplication: {
-      bool of_org = user.application && user.application_org == org.id && !user.deleted;
+      bool of_org = user.application && user.application_org == org_idx && !user.deleted;
       if (auto r = t.Step("application user of organization", of_org ? kOk : "not_a_member");
           r != kOk) {
         return finish(r);
@@ -214,17 +207,15 @@ Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view 
   return finish("unknown_token");
 }
 
-std::vector<const Token*> TokensFacing(const State& s, const std::string& org_id) {
-  std::vector<const Token*> out;
-  auto org = s.orgs.find(org_id);
-  if (org == s.orgs.end()) return out;
-  auto add_owner = [&](const std::string& user_id) {
-    auto it = s.tokens_by_owner.find(user_id);
-    if (it == s.tokens_by_owner.end()) return;
-    for (const auto& prefix : it->second) out.push_back(&s.tokens.at(prefix));
+std::vector<const TokenRecord*> TokensFacing(const State& s, std::string_view org_id) {
+  std::vector<const TokenRecord*> out;
+  const Organization* org = s.FindOrg(org_id);
+  if (org == nullptr) return out;
+  auto add_owner = [&](Idx user) {
+    s.ForEachTokenOf(s.users[user], [&](Idx, const TokenRecord& t) { out.push_back(&t); });
   };
-  for (const auto& member : org->second.members) add_owner(member);
-  for (const auto& app_user : org->second.application_users) add_owner(app_user);
+  for (Idx member : org->members) add_owner(member);
+  for (Idx app_user : org->application_users) add_owner(app_user);
   return out;
 }
 

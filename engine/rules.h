@@ -26,11 +26,11 @@ std::string_view AllowedMethod(const State& s, const Organization& org,
 std::string_view LoginRule(const State& s, const User& user, std::string_view method);
 
 // R3: may `user` create a personal token from `session`?
-std::string_view CreatePersonalTokenRule(const State& s, const User& user, const Token& session,
-                                         std::int64_t now_us);
+std::string_view CreatePersonalTokenRule(const State& s, const User& user,
+                                         const TokenRecord& session, std::int64_t now_us);
 
 // "Token live" for `token` at `now_us`.
-std::string_view TokenLive(const State& s, const Token& token, std::int64_t now_us);
+std::string_view TokenLive(const State& s, const TokenRecord& token, std::int64_t now_us);
 
 struct CheckOptions {
   // Evaluate IP allowlists (off when computing the impact of a policy change, which
@@ -42,12 +42,12 @@ struct CheckOptions {
 
 // The whole check of a token presented to `org_id` (R2, R4 or R5 by kind). `trace`
 // may be null.
-Decision CheckTokenAgainst(const State& s, const Token* token, std::string_view org_id,
+Decision CheckTokenAgainst(const State& s, const TokenRecord* token, std::string_view org_id,
                            const CheckContext& ctx, std::vector<TraceStep>* trace,
                            const CheckOptions& options = {});
 
 // Every token that could be presented to `org_id`: the sessions and personal tokens of
 // its members and the tokens of its application users.
-std::vector<const Token*> TokensFacing(const State& s, const std::string& org_id);
+std::vector<const TokenRecord*> TokensFacing(const State& s, std::string_view org_id);
 
 }  // namespace authledger::internal

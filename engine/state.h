@@ -1,11 +1,14 @@
 // State: the engine's in-memory projection of the event log, and `Evolve`, the pure
 // function that folds one event into it.
 //
-// Everything a decision needs is here; nothing here is read from disk or a clock.
-// Replaying the log from empty with Evolve gives exactly the state the live engine had
-// at the same seq, which is what replay and verify rely on.
+// Everything a decision needs is here and nothing else: cold fields (descriptions,
+// scopes, last IPs) stay in the log. Tokens live in a compact TokenTable (≈ 120 bytes
+// each with their index); users and organizations are dense vectors found through
+// hash indexes, and tokens refer to them by index. Replaying the log from empty with
+// Evolve gives exactly the state the live engine had at the same seq, which replay and
+// verify rely on.
 //
-// Thread-safety: a State is a value; the engine publishes immutable ones to readers.
+// Thread-safety: a value; the engine guards its one State with a shared mutex.
 #pragma once
 
 #include <authledger/policy.h>
@@ -14,16 +17,26 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/cidr.h"
+#include "engine/token_table.h"
 #include "schema/events.capnp.h"
-#include "storage/hash.h"
 
 namespace authledger::internal {
 
-enum class TokenKind : std::uint8_t { kSession, kPersonal, kApplication };
+// Hash and equality that let unordered maps keyed by std::string be searched with a
+// std::string_view, without building a string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
 struct Organization {
   std::string id;
@@ -33,8 +46,8 @@ struct Organization {
   std::vector<Cidr> allowlist_ranges;  // parsed allowlist.cidrs
   std::set<std::string> domains;       // verified by this organization
   std::set<std::string> idps;          // owned, not removed
-  std::set<std::string> members;       // user ids
-  std::set<std::string> application_users;
+  std::set<Idx> members;               // user indexes
+  std::set<Idx> application_users;     // user indexes
 
   friend bool operator==(const Organization&, const Organization&) = default;
 };
@@ -57,69 +70,64 @@ struct User {
   bool two_factor_enabled = false;
   bool application = false;  // an application user of `application_org`
   bool deleted = false;      // application users only
-  std::string application_org;
+  Idx application_org = kNoIdx;
   std::int64_t token_validity_begin_us = 0;
   // Seq of the latest "expire all tokens": tokens created before it are expired. (Seqs
   // rather than times, so that a token created in the same microsecond is ordered.)
   std::uint64_t token_validity_begin_seq = 0;
-  std::set<std::string> orgs;  // memberships
+  std::vector<Idx> orgs;    // memberships, sorted org indexes
+  Idx last_token = kNoIdx;  // newest token; older ones via TokenRecord::next_of_owner
 
+  bool MemberOf(Idx org) const;
   friend bool operator==(const User&, const User&) = default;
-};
-
-struct Token {
-  std::string prefix;
-  storage::Hash secret_hash{};
-  TokenKind kind = TokenKind::kSession;
-  std::string owner;
-  std::string org_id;  // application tokens
-  std::string method;
-  std::string session_prefix;
-  bool two_factor_used = false;
-  std::int64_t created_us = 0;
-  std::int64_t expiry_time_us = 0;    // 0 = none
-  std::uint32_t max_age_seconds = 0;  // 0 = none
-  bool extend_when_used = false;
-  std::vector<Cidr> ip_allowlist;
-  std::vector<std::string> scopes;
-  std::int64_t last_used_us = 0;
-  std::string last_ip;
-  bool revoked = false;
-  std::uint64_t revoked_seq = 0;
-  std::uint64_t created_seq = 0;
-
-  friend bool operator==(const Token&, const Token&) = default;
-};
-
-struct HashOfHash {
-  std::size_t operator()(const storage::Hash& h) const noexcept {
-    std::size_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | h[static_cast<std::size_t>(i)];
-    return v;
-  }
 };
 
 struct State {
   std::uint64_t revision = 0;  // seq of the last event folded in
   std::int64_t last_time_us = 0;
-  std::map<std::string, Organization> orgs;
-  std::map<std::string, IdentityProvider> idps;
-  std::map<std::string, User> users;
-  std::map<std::string, std::string> domain_owner;                             // domain → org id
-  std::unordered_map<std::string, Token> tokens;                               // by prefix
-  std::unordered_map<storage::Hash, std::string, HashOfHash> token_by_secret;  // → prefix
-  std::unordered_map<std::string, std::vector<std::string>> tokens_by_owner;   // user → prefixes
+  std::vector<Organization> orgs;
+  StringMap<Idx> org_index;
+  std::vector<User> users;
+  StringMap<Idx> user_index;
+  std::map<std::string, IdentityProvider, std::less<>> idps;
+  StringMap<Idx> domain_owner;  // domain → org index
+  TokenTable tokens;
+  // Interned authentication methods and token IP allowlists (list 0 is "any address").
+  std::vector<std::string> methods;
+  StringMap<Idx> method_index;
+  std::vector<std::vector<Cidr>> ip_lists = {{}};
+  StringMap<Idx> ip_list_index;
 
+  const Organization* FindOrg(std::string_view id) const;
+  Idx OrgIdx(std::string_view id) const;
+  const User* FindUser(std::string_view id) const;
+  Idx UserIdx(std::string_view id) const;
+  const TokenRecord* FindToken(std::string_view prefix) const;
+  const IdentityProvider* FindIdp(std::string_view id) const;
   // The organization managing `user` (through its email domain), or nullptr.
   const Organization* ManagingOrg(const User& user) const;
-  const Token* FindTokenBySecretHash(const storage::Hash& h) const;
-  const Token* FindToken(const std::string& prefix) const;
+  std::string_view Method(const TokenRecord& t) const { return methods[t.method]; }
+  const std::vector<Cidr>& IpList(const TokenRecord& t) const { return ip_lists[t.ip_allowlist]; }
+  const User& OwnerOf(const TokenRecord& t) const { return users[t.owner]; }
+  // Calls fn(index, record) for every token of `user`, newest first.
+  template <typename Fn>
+  void ForEachTokenOf(const User& user, Fn fn) const {
+    for (Idx i = user.last_token; i != kNoIdx; i = tokens.at(i).next_of_owner) fn(i, tokens.at(i));
+  }
+
+  // Mutators used by Evolve and snapshot decoding: find or create.
+  Organization& OrgFor(std::string_view id);
+  User& UserFor(std::string_view id);
+  Idx InternMethod(std::string_view method);
+  Idx InternIpList(const std::vector<std::string>& cidrs);
+  // Appends a token record and links it into its owner's list.
+  void AddToken(TokenRecord record);
 
   friend bool operator==(const State&, const State&) = default;
 };
 
 // The domain part of an email address, lower-case ("" if none).
-std::string EmailDomain(const std::string& email);
+std::string EmailDomain(std::string_view email);
 
 // Folds one durable event into `state`. Unknown event types (written by a newer
 // version) only advance the revision.

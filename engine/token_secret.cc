@@ -10,7 +10,7 @@ namespace authledger::internal {
 
 namespace {
 
-constexpr std::size_t kPrefixLength = 16;
+constexpr std::size_t kPrefixLength = Prefix::kMax;
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string Base64Url(const std::array<unsigned char, 32>& bytes) {
@@ -39,13 +39,11 @@ Result<NewSecret> GenerateSecret(TokenKind kind) {
   char letter = kind == TokenKind::kSession ? 's' : kind == TokenKind::kPersonal ? 'p' : 'a';
   NewSecret out;
   out.secret = std::string("al") + letter + "_" + Base64Url(random);
-  out.id.prefix = PrefixOfSecret(out.secret);
+  out.id.prefix = std::string(PrefixOfSecret(out.secret));
   out.id.secret_hash = storage::Sha256(out.secret);
   return out;
 }
 
-std::string PrefixOfSecret(std::string_view secret) {
-  return std::string(secret.substr(0, kPrefixLength));
-}
+std::string_view PrefixOfSecret(std::string_view secret) { return secret.substr(0, kPrefixLength); }
 
 }  // namespace authledger::internal

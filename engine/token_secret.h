@@ -1,7 +1,7 @@
 // Token secrets: made with OpenSSL's CSPRNG, handed to the caller once, never stored.
 //
 // A secret is "al" + kind letter + "_" + 43 characters of base64url (256 random bits).
-// Its first 16 characters are the token's public prefix (72 random bits), the id under
+// Its first 15 characters are the token's public prefix (66 random bits), the id under
 // which the log and audits know it. Only SHA-256(secret) is kept.
 //
 // Thread-safety: safe from any thread.
@@ -24,6 +24,6 @@ struct NewSecret {
 Result<NewSecret> GenerateSecret(TokenKind kind);
 
 // The public prefix of a secret (what logs and audits may show of it).
-std::string PrefixOfSecret(std::string_view secret);
+std::string_view PrefixOfSecret(std::string_view secret);
 
 }  // namespace authledger::internal

@@ -19,9 +19,9 @@ struct SnapshotOrganization {
   allowlistEnabled @4 :Bool;
   allowlistCidrs @5 :List(Text);
   domains @6 :List(Text);
-  idps @7 :List(Text);           # owned and not removed
-  members @8 :List(Text);
-  applicationUsers @9 :List(Text);
+  idps @7 :List(Text);              # owned and not removed
+  members @8 :List(UInt32);         # indexes into Snapshot.users
+  applicationUsers @9 :List(UInt32);
 }
 
 struct SnapshotIdp {
@@ -40,40 +40,43 @@ struct SnapshotUser {
   twoFactorEnabled @3 :Bool;
   application @4 :Bool;
   deleted @5 :Bool;
-  applicationOrg @6 :Text;
+  applicationOrg @6 :UInt32;        # index into Snapshot.organizations; 0xffffffff = none
   tokenValidityBeginUs @7 :Int64;
   tokenValidityBeginSeq @8 :UInt64;
-  orgs @9 :List(Text);
+  orgs @9 :List(UInt32);            # sorted indexes into Snapshot.organizations
 }
 
-struct SnapshotToken {
-  prefix @0 :Text;
-  secretHash @1 :Data;
-  kind @2 :Events.TokenKind;
-  owner @3 :Text;
-  orgId @4 :Text;
-  method @5 :Text;
-  sessionPrefix @6 :Text;
-  twoFactorUsed @7 :Bool;
-  createdUs @8 :Int64;
-  expiryTimeUs @9 :Int64;
-  maxAgeSeconds @10 :UInt32;
-  extendWhenUsed @11 :Bool;
-  ipAllowlist @12 :List(Text);
-  scopes @13 :List(Text);
-  lastUsedUs @14 :Int64;
-  lastIp @15 :Text;
-  revoked @16 :Bool;
-  revokedSeq @17 :UInt64;
-  createdSeq @18 :UInt64;
+struct SnapshotTokens {
+  # The token table as parallel columns, one entry per token in creation order (the
+  # order of the engine's table), so that loading millions of tokens is a few tight
+  # loops rather than millions of small structs.
+  prefixes @0 :List(Text);
+  secretHashes @1 :Data;            # 32 bytes per token, concatenated
+  kinds @2 :List(Events.TokenKind);
+  flags @3 :List(UInt8);            # bit 0 two_factor_used, 1 extend_when_used, 2 revoked
+  createdUs @4 :List(Int64);
+  expiryTimeUs @5 :List(Int64);
+  lastUsedUs @6 :List(Int64);
+  createdSeq @7 :List(UInt64);
+  owners @8 :List(UInt32);          # indexes into Snapshot.users
+  orgs @9 :List(UInt32);            # application tokens; 0xffffffff = none
+  methods @10 :List(UInt32);        # indexes into Snapshot.methods
+  ipAllowlists @11 :List(UInt32);   # indexes into Snapshot.ipLists; 0 = any address
+  maxAgeSeconds @12 :List(UInt32);
+}
+
+struct SnapshotIpList {
+  cidrs @0 :List(Text);
 }
 
 struct Snapshot {
-  formatVersion @0 :UInt32;      # 1
-  revision @1 :UInt64;           # seq of the last event folded in
+  formatVersion @0 :UInt32;         # 2
+  revision @1 :UInt64;              # seq of the last event folded in
   lastTimeUs @2 :Int64;
   organizations @3 :List(SnapshotOrganization);
   idps @4 :List(SnapshotIdp);
   users @5 :List(SnapshotUser);
-  tokens @6 :List(SnapshotToken);  # in creation order (created_seq)
+  tokens @6 :SnapshotTokens;
+  methods @7 :List(Text);
+  ipLists @8 :List(SnapshotIpList); # list 0 is the empty list
 }

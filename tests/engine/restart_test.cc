@@ -11,6 +11,7 @@ namespace authledger::testing {
 namespace {
 
 using internal::EngineImpl;
+using internal::Idx;
 using internal::State;
 
 State Published(const Engine& engine) {
@@ -22,37 +23,40 @@ void ExpectSameState(const State& a, const State& b) {
   EXPECT_EQ(a.revision, b.revision);
   EXPECT_EQ(a.last_time_us, b.last_time_us);
   ASSERT_EQ(a.orgs.size(), b.orgs.size());
-  for (const auto& [id, org] : a.orgs) {
-    ASSERT_TRUE(b.orgs.contains(id)) << id;
-    const auto& other = b.orgs.at(id);
-    EXPECT_EQ(org.policy, other.policy) << id;
-    EXPECT_EQ(org.allowlist, other.allowlist) << id;
-    EXPECT_EQ(org.allowlist_ranges, other.allowlist_ranges) << id;
-    EXPECT_EQ(org.domains, other.domains) << id;
-    EXPECT_EQ(org.idps, other.idps) << id;
-    EXPECT_EQ(org.members, other.members) << id;
-    EXPECT_EQ(org.application_users, other.application_users) << id;
-    EXPECT_EQ(org.name, other.name) << id;
+  for (std::size_t i = 0; i < a.orgs.size(); ++i) {
+    const auto& org = a.orgs[i];
+    const auto& other = b.orgs[i];
+    EXPECT_EQ(org.id, other.id);
+    EXPECT_EQ(org.name, other.name) << org.id;
+    EXPECT_EQ(org.policy, other.policy) << org.id;
+    EXPECT_EQ(org.allowlist, other.allowlist) << org.id;
+    EXPECT_EQ(org.allowlist_ranges, other.allowlist_ranges) << org.id;
+    EXPECT_EQ(org.domains, other.domains) << org.id;
+    EXPECT_EQ(org.idps, other.idps) << org.id;
+    EXPECT_EQ(org.members, other.members) << org.id;
+    EXPECT_EQ(org.application_users, other.application_users) << org.id;
   }
+  EXPECT_EQ(a.org_index, b.org_index);
   EXPECT_EQ(a.idps, b.idps);
   ASSERT_EQ(a.users.size(), b.users.size());
-  for (const auto& [id, user] : a.users) {
-    ASSERT_TRUE(b.users.contains(id)) << id;
-    EXPECT_TRUE(user == b.users.at(id)) << "user " << id << " differs";
+  for (std::size_t i = 0; i < a.users.size(); ++i) {
+    EXPECT_TRUE(a.users[i] == b.users[i]) << "user " << a.users[i].id << " differs";
   }
+  EXPECT_EQ(a.user_index, b.user_index);
   EXPECT_EQ(a.domain_owner, b.domain_owner);
+  EXPECT_EQ(a.methods, b.methods);
+  EXPECT_EQ(a.ip_lists, b.ip_lists);
   ASSERT_EQ(a.tokens.size(), b.tokens.size());
-  for (const auto& [prefix, token] : a.tokens) {
-    ASSERT_TRUE(b.tokens.contains(prefix)) << prefix;
-    const auto& other = b.tokens.at(prefix);
-    EXPECT_EQ(token.secret_hash, other.secret_hash) << prefix;
-    EXPECT_EQ(token.revoked, other.revoked) << prefix;
-    EXPECT_EQ(token.last_used_us, other.last_used_us) << prefix;
-    EXPECT_EQ(token.ip_allowlist, other.ip_allowlist) << prefix;
-    EXPECT_TRUE(token == other) << "token " << prefix << " differs";
+  for (Idx i = 0; i < a.tokens.size(); ++i) {
+    const auto& token = a.tokens.at(i);
+    const auto& other = b.tokens.at(i);
+    EXPECT_EQ(token.prefix.view(), other.prefix.view());
+    EXPECT_EQ(token.secret_hash, other.secret_hash) << token.prefix.view();
+    EXPECT_EQ(token.revoked, other.revoked) << token.prefix.view();
+    EXPECT_EQ(token.last_used_us, other.last_used_us) << token.prefix.view();
+    EXPECT_TRUE(token == other) << "token " << token.prefix.view() << " differs";
+    EXPECT_EQ(b.tokens.Find(token.prefix.view()), i) << "the index finds every token";
   }
-  EXPECT_EQ(a.token_by_secret, b.token_by_secret);
-  EXPECT_EQ(a.tokens_by_owner, b.tokens_by_owner);
   EXPECT_TRUE(a == b);
 }
 
