@@ -26,7 +26,8 @@
 namespace authledger::testing {
 namespace {
 
-// More with AUTHLEDGER_MODEL_SEQUENCES / AUTHLEDGER_MODEL_STEPS (for a long hunt).
+// More with AUTHLEDGER_MODEL_SEQUENCES / AUTHLEDGER_MODEL_STEPS (for a long hunt);
+// AUTHLEDGER_MODEL_COVERAGE=1 prints how often each verdict and command outcome came up.
 int FromEnv(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && std::atoi(v) > 0 ? std::atoi(v) : fallback;
@@ -63,10 +64,13 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
         "%ld deadline probes, %ld R3 checks, %ld policy impacts, %ld reopens compared\n",
         totals.sequences, totals.steps, totals.commands, totals.refused, totals.checks,
         totals.deadline_probes, totals.r3_checks, totals.impacts, totals.reopens);
-    for (const auto& [reason, n] : totals.check_reasons)
+    if (std::getenv("AUTHLEDGER_MODEL_COVERAGE") == nullptr) return;
+    for (const auto& [reason, n] : totals.check_reasons) {
       std::printf("[model]   check %s: %ld\n", reason.c_str(), n);
-    for (const auto& [what, n] : totals.outcomes)
+    }
+    for (const auto& [what, n] : totals.outcomes) {
       std::printf("[model]   %s: %ld\n", what.c_str(), n);
+    }
   }
 
  protected:
@@ -149,6 +153,9 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     }
     if (Chance(0.02)) l.extend_when_used = true;
     if (Chance(0.4)) l.ip_allowlist = AnyRanges(true);
+    if (Chance(0.02)) l.ip_allowlist.assign(101, "10.0.0.0/8");
+    l.scopes.assign(Index(3), "projects:read");
+    if (Chance(0.02)) l.scopes.assign(101, "projects:read");
     return l;
   }
   static TokenSpec Spec(const model::TokenLimits& l) {
@@ -158,6 +165,7 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     s.max_age_seconds = l.max_age_seconds;
     s.extend_when_used = l.extend_when_used;
     s.ip_allowlist = l.ip_allowlist;
+    s.scopes = l.scopes;
     return s;
   }
   // A token of the model, preferring kind `kind` (any kind if none).
@@ -199,9 +207,31 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
       failed_ = true;
       ADD_FAILURE() << what << ": engine says " << got.status().ToString() << ", model says "
                     << Describe(want) << History();
+      return false;
     }
-    return same;
+    // What reached the log: a refusal appends nothing (but a login refused by R1 is recorded);
+    // an accepted command appends its events in one batch and returns its revision.
+    const std::uint64_t appended = engine_->revision() - revision_before_;
+    if (appended > 0) m_.last_event_us = m_.EventTime(now());
+    std::optional<std::uint64_t> expected = want.ok ? expected_events_ : 0;
+    if (what.rfind("Login", 0) == 0 && !want.ok) {
+      expected = want.compare_reason ? std::optional<std::uint64_t>(1) : std::nullopt;
+    }
+    if (expected ? appended != *expected : appended > 1) {
+      Mismatch(what + ": appended " + std::to_string(appended) + " events, expected " +
+               (expected ? std::to_string(*expected) : "0 or 1"));
+      return false;
+    }
+    if (got.ok() && RevisionOf(got.value()) != (appended > 0 ? engine_->revision() : 0)) {
+      Mismatch(what + ": returned revision " + std::to_string(RevisionOf(got.value())) +
+               ", the log is at " + std::to_string(engine_->revision()));
+      return false;
+    }
+    return true;
   }
+  static std::uint64_t RevisionOf(std::uint64_t revision) { return revision; }
+  static std::uint64_t RevisionOf(const CreatedToken& t) { return t.revision; }
+  static std::uint64_t RevisionOf(const PolicyChange& c) { return c.revision; }
   void Mismatch(const std::string& what) {
     failed_ = true;
     ADD_FAILURE() << what << History();
@@ -315,14 +345,23 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     auto it = m_.users.find(user);
     std::string org = it != m_.users.end() && Chance(0.85) ? it->second.application_org : AnyOrg();
     if (org.empty()) org = AnyOrg();
+    expected_events_ = 1 + RevocableTokens(user, /*password_only=*/false);
     auto want = m_.DeleteApplicationUser(org, user);
     Agree("DeleteApplicationUser " + org + " " + user, want,
           engine_->DeleteApplicationUser(admin_, org, user));
+  }
+  // The tokens of `user` a 2FA change (password ones) or a deletion (all) revokes.
+  std::uint64_t RevocableTokens(const std::string& user, bool password_only) const {
+    return static_cast<std::uint64_t>(
+        std::count_if(m_.tokens.begin(), m_.tokens.end(), [&](const model::Token& t) {
+          return t.owner == user && !t.revoked && (!password_only || t.method == "password");
+        }));
   }
   void SetTwoFactor() {
     std::string user = AnyPerson();
     auto it = m_.users.find(user);
     bool enable = it != m_.users.end() && Chance(0.9) ? !it->second.two_factor : Chance(0.5);
+    expected_events_ = 1 + RevocableTokens(user, /*password_only=*/true);
     auto want = m_.SetTwoFactor(user, enable);
     Actor actor = Actor::User(user);
     Agree(std::string(enable ? "EnableTwoFactor " : "DisableTwoFactor ") + user, want,
@@ -371,12 +410,17 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     AuthenticationPolicy after;
     std::map<std::string, ImpactEntry> want_impact;
     if (it != m_.orgs.end()) want_impact = ModelImpact(org, u, &after);
+    if (dry) expected_events_ = 0;
+    const AuthenticationPolicy before =
+        it != m_.orgs.end() ? it->second.policy : AuthenticationPolicy{};
     auto want = m_.UpdatePolicy(org, u, dry);
     auto got = dry ? engine_->DryRunPolicy(admin_, org, u) : engine_->UpdatePolicy(admin_, org, u);
     if (!Agree((dry ? "DryRunPolicy " : "UpdatePolicy ") + org + what.str(), want, got)) return;
     if (!got.ok()) return;
     ++totals.impacts;
-    if (!(got->after == after)) Mismatch("policy after " + org + " differs from the model's");
+    if (!(got->before == before) || !(got->after == after)) {
+      Mismatch("policy before/after " + org + " differs from the model's");
+    }
     std::map<std::string, ImpactEntry> got_impact;
     for (const auto& e : got->impact) got_impact[e.token_prefix] = e;
     for (const auto& [prefix, e] : want_impact) {
@@ -406,8 +450,8 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     if (!m_.UpdatePolicy(org, u, /*dry_run=*/true, after).ok) return impact;
     const AuthenticationPolicy before = m_.orgs.at(org).policy;
     for (const auto& t : m_.tokens) {
-      auto b = m_.Check(t, org, now(), "", &before, false);
-      auto a = m_.Check(t, org, now(), "", after, false);
+      auto b = m_.Check(t, org, m_.EventTime(now()), "", &before, false);
+      auto a = m_.Check(t, org, m_.EventTime(now()), "", after, false);
       if (b.allowed == a.allowed) continue;
       impact[t.prefix] = {t.prefix, t.owner, org, b.allowed, b.reason, a.allowed, a.reason};
     }
@@ -431,7 +475,7 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     std::string user = AnyPerson(), method = AnyMethod();
     bool two_factor = Chance(0.5);
     model::Token session;
-    auto want = m_.Login(user, method, two_factor, now(), &session);
+    auto want = m_.Login(user, method, two_factor, m_.EventTime(now()), &session);
     auto got = engine_->RecordLogin(Actor::User(user), {user, method, two_factor});
     if (Agree("Login " + user + " " + method + (two_factor ? " 2fa" : "") + " -> #" +
                   std::to_string(m_.tokens.size()),
@@ -453,7 +497,7 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     if (!i) return;
     model::TokenLimits limits = AnyLimits();
     model::Token token;
-    auto want = m_.CreatePersonalToken(*i, limits, now(), &token);
+    auto want = m_.CreatePersonalToken(*i, limits, m_.EventTime(now()), &token);
     const auto& s = m_.tokens[*i];
     auto got = engine_->CreatePersonalToken(Actor::User(s.owner), s.prefix, Spec(limits));
     if (Agree("CreatePersonalToken from #" + std::to_string(*i) + Limits(limits) + " -> #" +
@@ -471,7 +515,7 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
                           : AnyOrg();
     model::TokenLimits limits = AnyLimits();
     model::Token token;
-    auto want = m_.CreateApplicationToken(org, user, limits, now(), &token);
+    auto want = m_.CreateApplicationToken(org, user, limits, m_.EventTime(now()), &token);
     auto got = engine_->CreateApplicationToken(admin_, org, user, Spec(limits));
     if (Agree("CreateApplicationToken " + org + " " + user + Limits(limits) + " -> #" +
                   std::to_string(m_.tokens.size()),
@@ -503,6 +547,13 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     Advance(s);
     Log("advance " + std::to_string(s) + "s");
   }
+  // The clock steps back a little (NTP); the log's time must not.
+  void StepClockBack() {
+    static const std::vector<std::int64_t> kBack = {1, 30, 59, 61};
+    std::int64_t s = Pick(kBack);
+    Advance(-s);
+    Log("clock back " + std::to_string(s) + "s");
+  }
   void ReopenEngine() {
     Log("reopen");
     ++totals.reopens;
@@ -515,7 +566,10 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
     if (l.expiry_us != 0) out << " expiry@" << (l.expiry_us - kStartUs) / kSecondUs << "s";
     if (l.max_age_seconds != 0) out << " max_age " << l.max_age_seconds;
     if (l.extend_when_used) out << " extend";
-    if (!l.ip_allowlist.empty()) {
+    if (l.scopes.size() > 100) out << " 101-scopes";
+    if (l.ip_allowlist.size() > 100) {
+      out << " 101-ranges";
+    } else if (!l.ip_allowlist.empty()) {
       out << " ips [";
       for (const auto& r : l.ip_allowlist) out << r << ",";
       out << "]";
@@ -531,6 +585,7 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
   // ---- Checks after every step ----
   void CompareChecks() {
     const std::int64_t t = now();
+    revision_checked_ = engine_->revision();
     std::vector<bool> used(m_.tokens.size(), false);
     for (std::size_t i = 0; i < m_.tokens.size() && !failed_; ++i) {
       for (const auto& org : kCheckOrgs) {
@@ -545,6 +600,18 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
           break;
         }
         const auto& tok = m_.tokens[i];
+        static const std::map<Kind, std::string> kRule = {
+            {Kind::kSession, "R2"}, {Kind::kPersonal, "R4"}, {Kind::kApplication, "R5"}};
+        if (got.allowed && got.rule != kRule.at(tok.kind)) {
+          Mismatch("CheckToken #" + std::to_string(i) + " allowed by rule " + got.rule);
+          break;
+        }
+        if (got.revision > engine_->revision() || got.revision < revision_checked_) {
+          Mismatch("CheckToken #" + std::to_string(i) + " at revision " +
+                   std::to_string(got.revision) + ", the log was at " +
+                   std::to_string(revision_checked_));
+          break;
+        }
         if (got.token_prefix != tok.prefix || got.user_id != tok.owner || got.org_id != org) {
           Mismatch("CheckToken #" + std::to_string(i) + " on " + org + " names token '" +
                    got.token_prefix + "', user '" + got.user_id + "', org '" + got.org_id + "'");
@@ -554,7 +621,8 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
         Explanation e = engine_->ExplainPrefix(tok.prefix, org, {t, ip});
         if (e.decision.allowed != want.allowed || e.decision.reason != want.reason ||
             e.trace.empty() ||
-            !std::all_of(e.trace.begin(), e.trace.end() - 1, [](const TraceStep& s) { return s.passed; }) ||
+            !std::all_of(e.trace.begin(), e.trace.end() - 1,
+                         [](const TraceStep& s) { return s.passed; }) ||
             e.trace.back().passed != want.allowed) {
           Mismatch("ExplainPrefix #" + std::to_string(i) + " on " + org + " from '" + ip +
                    "': engine " + e.decision.reason + " with " + std::to_string(e.trace.size()) +
@@ -659,8 +727,11 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
                                              {3, &ModelTest::RevokeToken},
                                              {1, &ModelTest::ExpireUserTokens},
                                              {12, &ModelTest::AdvanceClock},
+                                             {1, &ModelTest::StepClockBack},
                                              {1, &ModelTest::ReopenEngine}};
     const auto& choices = setup ? kSetup : kAll;
+    revision_before_ = engine_->revision();
+    expected_events_ = 1;
     int total = 0;
     for (const auto& c : choices) total += c.weight;
     int r = std::uniform_int_distribution<int>(0, total - 1)(rng_);
@@ -675,6 +746,9 @@ class ModelTest : public EngineTest, public ::testing::WithParamInterface<int> {
   void Deactivate() { SetActive(false); }
   void Reactivate() { SetActive(true); }
 
+  std::uint64_t revision_before_ = 0;
+  std::uint64_t revision_checked_ = 0;  // when this step's checks began
+  std::uint64_t expected_events_ = 1;   // by an accepted command
   std::mt19937_64 rng_;
   model::Model m_;
   std::vector<std::string> history_;
