@@ -81,29 +81,28 @@ const Organization* State::ManagingOrg(const User& user) const {
   return i == kNoIdx ? nullptr : &orgs[i];
 }
 
+// Find first (no key string is built for the common case of an existing entry).
 Organization& State::OrgFor(std::string_view id) {
-  auto [it, inserted] = org_index.try_emplace(std::string(id), static_cast<Idx>(orgs.size()));
-  if (inserted) {
-    orgs.emplace_back();
-    orgs.back().id = std::string(id);
-  }
-  return orgs[it->second];
+  if (auto it = org_index.find(id); it != org_index.end()) return orgs[it->second];
+  org_index.emplace(std::string(id), static_cast<Idx>(orgs.size()));
+  orgs.emplace_back();
+  orgs.back().id = std::string(id);
+  return orgs.back();
 }
 
 User& State::UserFor(std::string_view id) {
-  auto [it, inserted] = user_index.try_emplace(std::string(id), static_cast<Idx>(users.size()));
-  if (inserted) {
-    users.emplace_back();
-    users.back().id = std::string(id);
-  }
-  return users[it->second];
+  if (auto it = user_index.find(id); it != user_index.end()) return users[it->second];
+  user_index.emplace(std::string(id), static_cast<Idx>(users.size()));
+  users.emplace_back();
+  users.back().id = std::string(id);
+  return users.back();
 }
 
 Idx State::InternMethod(std::string_view method) {
-  auto [it, inserted] =
-      method_index.try_emplace(std::string(method), static_cast<Idx>(methods.size()));
-  if (inserted) methods.emplace_back(method);
-  return it->second;
+  if (auto it = method_index.find(method); it != method_index.end()) return it->second;
+  method_index.emplace(std::string(method), static_cast<Idx>(methods.size()));
+  methods.emplace_back(method);
+  return static_cast<Idx>(methods.size() - 1);
 }
 
 Idx State::InternIpList(const std::vector<std::string>& cidrs) {
@@ -189,11 +188,9 @@ void CreateToken(State& s, schema::TokenCreated::Reader e, std::int64_t now, std
   if (hash.size() == t.secret_hash.size())
     std::copy(hash.begin(), hash.end(), t.secret_hash.begin());
   t.kind = KindFromSchema(e.getKind());
-  s.UserFor(View(e.getOwnerUserId()));
-  t.owner = s.UserIdx(View(e.getOwnerUserId()));
+  t.owner = static_cast<Idx>(&s.UserFor(View(e.getOwnerUserId())) - s.users.data());
   if (e.getOrgId().size() > 0) {
-    s.OrgFor(View(e.getOrgId()));
-    t.org = s.OrgIdx(View(e.getOrgId()));
+    t.org = static_cast<Idx>(&s.OrgFor(View(e.getOrgId())) - s.orgs.data());
   }
   t.method = s.InternMethod(View(e.getMethod()));
   t.two_factor_used = e.getTwoFactorUsed();

@@ -103,6 +103,13 @@ struct EventLog::Impl {
   ~Impl() {
     if (queue) queue->Stop();
     if (writer.joinable()) writer.join();
+    // A clean close flushes the memtables, so that the next open does not replay the
+    // write-ahead log (the events are durable either way).
+    if (db && !options.read_only && queue && queue->health().ok()) {
+      rocksdb::FlushOptions flush;
+      flush.wait = true;
+      static_cast<void>(db->Flush(flush, handles));
+    }
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     handles.clear();
     if (db) static_cast<void>(db->Close());
