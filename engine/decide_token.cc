@@ -20,6 +20,14 @@ schema::TokenKind KindToSchema(TokenKind k) {
 
 }  // namespace
 
+Status Decider::ActingForUser(const std::string& user_id) const {
+  if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != user_id) {
+    return Status::PermissionDenied("permission_denied",
+                                    "a user may change only their own credentials");
+  }
+  return Status::Ok();
+}
+
 void Decider::Revoke(const TokenRecord& token, schema::RevocationReason reason,
                      const std::string& org_id, std::uint64_t cause) {
   auto e = Add(cause).envelope().getEvent().initTokenRevoked();
@@ -57,6 +65,7 @@ Status Decider::CreateToken(const NewTokenId& id, TokenKind kind, const User& ow
 }
 
 Status Decider::operator()(const SetTwoFactorCmd& c) {
+  if (Status a = ActingForUser(c.user_id); !a.ok()) return a;
   auto user = FindUser(c.user_id);
   if (!user.ok()) return user.status();
   if ((*user)->application) {
@@ -135,8 +144,12 @@ Status Decider::operator()(const EndSessionCmd& c) {
 
 Status Decider::operator()(const CreatePersonalTokenCmd& c) {
   const TokenRecord* session = s_.FindToken(c.session_prefix);
-  if (session == nullptr || session->kind != TokenKind::kSession) {
+  if (session == nullptr) {
     return Status::NotFound("unknown_token", "no session '" + c.session_prefix + "'");
+  }
+  if (session->kind != TokenKind::kSession) {
+    return Status::InvalidArgument("not_a_session",
+                                   "'" + c.session_prefix + "' is not a session token");
   }
   if (ctx_.actor.kind == Actor::Kind::kUser && ctx_.actor.id != s_.OwnerOf(*session).id) {
     return Status::PermissionDenied("not_token_owner",
@@ -168,6 +181,10 @@ Status Decider::operator()(const RevokeTokenCmd& c) {
   if (t == nullptr) return Status::NotFound("unknown_token", "no token '" + c.token_prefix + "'");
   if (t->revoked) return Status::Conflict("token_revoked", "the token is already revoked");
   if (!c.org_id.empty()) {
+    if (ctx_.actor.kind == Actor::Kind::kUser) {
+      return Status::PermissionDenied("permission_denied",
+                                      "revoking as an organization needs an admin, not a user");
+    }
     auto org = Org(c.org_id);
     if (!org.ok()) return org.status();
     bool belongs =
@@ -188,6 +205,7 @@ Status Decider::operator()(const RevokeTokenCmd& c) {
 }
 
 Status Decider::operator()(const ExpireUserTokensCmd& c) {
+  if (Status a = ActingForUser(c.user_id); !a.ok()) return a;
   auto user = FindUser(c.user_id);
   if (!user.ok()) return user.status();
   auto e = Add().envelope().getEvent().initUserTokensExpired();

@@ -67,6 +67,8 @@ class Decider {
   // Seq the next event appended to out_ will get.
   std::uint64_t NextSeq() const { return ctx_.next_seq + out_.events.size(); }
   storage::EventDraft& Add(std::uint64_t cause = 0);
+  // A user actor may act only on themselves (admins, API keys and the system on anyone).
+  Status ActingForUser(const std::string& user_id) const;
   // Appends a TokenRevoked for `token`.
   void Revoke(const TokenRecord& token, schema::RevocationReason reason, const std::string& org_id,
               std::uint64_t cause);

@@ -1,6 +1,8 @@
 // Refused commands and their reason codes: optimistic concurrency, the policy's guard
 // rails, the IP allowlist's self-lockout guard, domains, and invalid input. Every refused
 // command appends nothing.
+#include <functional>
+
 #include "tests/engine/rules_fixture.h"
 
 namespace authledger::testing {
@@ -257,6 +259,22 @@ TEST_F(RulesCommands, AnotherUsersSessionCannotMakePersonalTokens) {
   EXPECT_TRUE(RefusedAndNothingAppended(
       [&] { return engine_->CreatePersonalToken(Actor::User("bob"), session.token_prefix, {}); },
       "not_token_owner", Status::Code::kPermissionDenied));
+}
+
+TEST_F(RulesCommands, AUserMayChangeOnlyTheirOwnCredentials) {
+  auto session = Login("alice", "password");
+  for (auto command : std::vector<std::function<Result<std::uint64_t>()>>{
+           [&] { return engine_->EnableTwoFactor(Actor::User("bob"), "alice"); },
+           [&] { return engine_->ExpireUserTokens(Actor::User("bob"), "alice"); },
+           [&] { return engine_->RevokeToken(Actor::User("bob"), session.token_prefix, "acme"); },
+       }) {
+    EXPECT_TRUE(
+        RefusedAndNothingAppended(command, "permission_denied", Status::Code::kPermissionDenied));
+  }
+  EXPECT_TRUE(Allowed(Check(session, "acme")));
+  // Alice herself, and an admin, may.
+  EXPECT_TRUE(engine_->EnableTwoFactor(Actor::User("alice"), "alice").ok());
+  EXPECT_TRUE(engine_->ExpireUserTokens(admin_, "alice").ok());
 }
 
 }  // namespace

@@ -457,10 +457,14 @@ TEST_F(RulesR3, ADeactivatedUserCannotCreateAPersonalToken) {
 
 TEST_F(RulesR3, OnlyASessionCanMakePersonalTokens) {
   auto token = PersonalToken(Login("alice", "password"), "alice");
-  EXPECT_FALSE(engine_->CanCreatePersonalToken(token.token_prefix, At()).allowed);
-  EXPECT_FALSE(engine_->CanCreatePersonalToken("no-such-prefix", At()).allowed);
+  // The check and the command give the same reason for a token that is not a session.
+  EXPECT_EQ(engine_->CanCreatePersonalToken(token.token_prefix, At()).reason, "not_a_session");
+  EXPECT_EQ(engine_->CanCreatePersonalToken("no-such-prefix", At()).reason, "unknown_token");
   EXPECT_TRUE(RefusedAndNothingAppended(
       [&] { return engine_->CreatePersonalToken(Actor::User("alice"), token.token_prefix, {}); },
+      "not_a_session", Status::Code::kInvalidArgument));
+  EXPECT_TRUE(RefusedAndNothingAppended(
+      [&] { return engine_->CreatePersonalToken(Actor::User("alice"), "no-such-prefix", {}); },
       "unknown_token", Status::Code::kNotFound));
 }
 
