@@ -95,10 +95,14 @@ struct RevokeTokenCmd {
 struct ExpireUserTokensCmd {
   std::string user_id;
 };
-struct RecordTokenUseCmd {
+// Uses of tokens noticed by checks, recorded together (one batch, one fsync).
+struct TokenUse {
   std::string token_prefix;
   std::int64_t used_us = 0;
   std::string ip;
+};
+struct RecordTokenUseCmd {
+  std::vector<TokenUse> uses;
 };
 
 using Command =

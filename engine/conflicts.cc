@@ -68,7 +68,9 @@ struct Reads {
     if (!c.org_id.empty()) Org(c.org_id);
   }
   void operator()(const ExpireUserTokensCmd& c) { AddUser(s, c.user_id, out.keys); }
-  void operator()(const RecordTokenUseCmd& c) { TokenAndOwner(c.token_prefix); }
+  void operator()(const RecordTokenUseCmd& c) {
+    for (const auto& use : c.uses) Token(use.token_prefix);
+  }
 
   void Org(std::string_view id) { out.keys.push_back(Key('o', id)); }
   // Lower-cased as decide normalizes it (EmailDomain lower-cases what follows the '@').

@@ -215,17 +215,20 @@ Status Decider::operator()(const ExpireUserTokensCmd& c) {
 }
 
 Status Decider::operator()(const RecordTokenUseCmd& c) {
-  const TokenRecord* t = s_.FindToken(c.token_prefix);
-  if (t == nullptr) return Status::NotFound("unknown_token", "no token '" + c.token_prefix + "'");
-  if (t->revoked) return Status::Conflict("token_revoked", "the token is revoked");
-  if (c.used_us <= t->last_used_us) {
-    return Status::Conflict("token_use_recorded", "a later use is recorded already");
+  // Uses of tokens revoked or unknown meanwhile, or older than the recorded one, are
+  // dropped: use only ever extends a live token.
+  for (const TokenUse& use : c.uses) {
+    const TokenRecord* t = s_.FindToken(use.token_prefix);
+    if (t == nullptr || t->revoked || use.used_us <= t->last_used_us) continue;
+    auto e = Add().envelope().getEvent().initTokenUsed();
+    e.setTokenPrefix(CapText(use.token_prefix));
+    e.setOwnerUserId(CapText(s_.OwnerOf(*t).id));
+    e.setLastUsedUs(use.used_us);
+    e.setLastIp(CapText(use.ip));
   }
-  auto e = Add().envelope().getEvent().initTokenUsed();
-  e.setTokenPrefix(CapText(t->prefix.str()));
-  e.setOwnerUserId(CapText(s_.OwnerOf(*t).id));
-  e.setLastUsedUs(c.used_us);
-  e.setLastIp(CapText(c.ip));
+  if (out_.events.empty()) {
+    return Status::Conflict("token_use_recorded", "no use left to record");
+  }
   return Status::Ok();
 }
 

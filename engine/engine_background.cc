@@ -7,7 +7,7 @@ void EngineImpl::NoteUse(std::string prefix, const CheckContext& ctx) const {
   std::lock_guard lock(bg_mu_);
   auto [it, inserted] = pending_use_.try_emplace(prefix);
   if (!inserted && it->second.used_us >= ctx.time_us) return;
-  it->second = RecordTokenUseCmd{std::move(prefix), ctx.time_us, ctx.ip};
+  it->second = TokenUse{std::move(prefix), ctx.time_us, ctx.ip};
   bg_cv_.notify_all();
 }
 
@@ -25,20 +25,27 @@ void EngineImpl::BackgroundLoop() {
              revision() >= last_snapshot_seq_ + options_.snapshot_interval;
     });
     if (stopping_) break;
-    std::unordered_map<std::string, RecordTokenUseCmd> uses;
+    std::unordered_map<std::string, TokenUse> uses;
     uses.swap(pending_use_);
     bg_busy_ = true;
     lock.unlock();
-    for (auto& [prefix, use] : uses) {
-      if (!health().ok()) break;
-      auto r = Submit(Actor::System(), use);
-      // A token revoked or used again meanwhile is not an error worth reporting.
-      if (!r.ok() && r.status().code() != Status::Code::kConflict &&
-          r.status().code() != Status::Code::kNotFound) {
-        Log(Logger::Level::kWarning,
-            "token use of " + prefix + " not recorded: " + r.status().ToString());
+    // Many uses per command: one batch, one fsync.
+    constexpr std::size_t kUsesPerBatch = 4096;
+    RecordTokenUseCmd batch;
+    auto submit = [&] {
+      if (batch.uses.empty() || !health().ok()) return;
+      auto r = Submit(Actor::System(), std::move(batch));
+      // Nothing left to record (tokens revoked or used again meanwhile) is no error.
+      if (!r.ok() && r.status().code() != Status::Code::kConflict) {
+        Log(Logger::Level::kWarning, "token use not recorded: " + r.status().ToString());
       }
+      batch = {};
+    };
+    for (auto& [prefix, use] : uses) {
+      batch.uses.push_back(std::move(use));
+      if (batch.uses.size() == kUsesPerBatch) submit();
     }
+    submit();
     std::uint64_t rev = revision();
     lock.lock();
     bool snapshot_due = rev >= last_snapshot_seq_ + options_.snapshot_interval && health().ok();

@@ -149,7 +149,7 @@ class EngineImpl final : public Engine {
   // Background work, guarded by bg_mu_.
   mutable std::mutex bg_mu_;
   mutable std::condition_variable bg_cv_;
-  mutable std::unordered_map<std::string, RecordTokenUseCmd> pending_use_;
+  mutable std::unordered_map<std::string, TokenUse> pending_use_;
   mutable std::condition_variable bg_idle_cv_;
   bool bg_busy_ = false;
   bool stopping_ = false;
