@@ -188,14 +188,21 @@ Status Decider::operator()(const RemoveMemberCmd& c) {
   return Status::Ok();
 }
 
-Status Decider::operator()(const DeactivateUserCmd& c) {
-  auto user = FindUser(c.user_id);
+Result<const User*> Decider::ManagedBy(const std::string& user_id,
+                                       const std::string& org_id) const {
+  auto user = FindUser(user_id);
   if (!user.ok()) return user.status();
   const Organization* managing = s_.ManagingOrg(**user);
-  if (managing == nullptr || managing->id != c.org_id) {
+  if (managing == nullptr || managing->id != org_id) {
     return Status::PermissionDenied("user_not_managed_by_organization",
-                                    c.user_id + " is not a managed user of " + c.org_id);
+                                    user_id + " is not a managed user of " + org_id);
   }
+  return *user;
+}
+
+Status Decider::operator()(const DeactivateUserCmd& c) {
+  auto user = ManagedBy(c.user_id, c.org_id);
+  if (!user.ok()) return user.status();
   if (!(*user)->active)
     return Status::Conflict("user_already_deactivated", c.user_id + " is deactivated");
   auto e = Add().envelope().getEvent().initUserDeactivated();
@@ -205,13 +212,8 @@ Status Decider::operator()(const DeactivateUserCmd& c) {
 }
 
 Status Decider::operator()(const ReactivateUserCmd& c) {
-  auto user = FindUser(c.user_id);
+  auto user = ManagedBy(c.user_id, c.org_id);
   if (!user.ok()) return user.status();
-  const Organization* managing = s_.ManagingOrg(**user);
-  if (managing == nullptr || managing->id != c.org_id) {
-    return Status::PermissionDenied("user_not_managed_by_organization",
-                                    c.user_id + " is not a managed user of " + c.org_id);
-  }
   if ((*user)->active) return Status::Conflict("user_not_deactivated", c.user_id + " is active");
   auto e = Add().envelope().getEvent().initUserReactivated();
   e.setUserId(CapText(c.user_id));

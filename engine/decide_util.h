@@ -64,6 +64,8 @@ class Decider {
  private:
   Result<const Organization*> Org(const std::string& org_id) const;
   Result<const User*> FindUser(const std::string& user_id) const;
+  // The user, if `org_id` manages it (only the managing org deactivates or reactivates).
+  Result<const User*> ManagedBy(const std::string& user_id, const std::string& org_id) const;
   // Seq the next event appended to out_ will get.
   std::uint64_t NextSeq() const { return ctx_.next_seq + out_.events.size(); }
   storage::EventDraft& Add(std::uint64_t cause = 0);
