@@ -22,6 +22,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptio
 
   // The latest snapshot, then the events after it.
   State state;
+  std::uint64_t snapshot_seq = 0;
   const std::uint64_t size = (*log)->size();
   auto snapshot = (*log)->NearestSnapshot(size);
   if (!snapshot.ok()) return snapshot.status();
@@ -34,6 +35,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptio
                                     " describes revision " + std::to_string(decoded->revision));
     }
     state = std::move(decoded).value();
+    snapshot_seq = (*snapshot)->seq;
   }
   Status folded = (*log)->Scan(state.revision + 1, size, [&](const storage::DecodedEvent& e) {
     internal::Evolve(state, e.envelope());
@@ -41,16 +43,20 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptio
   });
   if (!folded.ok()) return folded;
 
-  auto engine =
-      std::make_unique<EngineImpl>(std::move(log).value(), std::move(options), std::move(state));
+  auto engine = std::make_unique<EngineImpl>(std::move(log).value(), std::move(options),
+                                             std::move(state), snapshot_seq);
   engine->Start();
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
 namespace internal {
 
-EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state)
-    : log_(std::move(log)), options_(std::move(options)), published_(std::move(state)) {
+EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state,
+                       std::uint64_t snapshot_seq)
+    : log_(std::move(log)),
+      options_(std::move(options)),
+      published_(std::move(state)),
+      last_snapshot_seq_(snapshot_seq) {
   if (!options_.clock) {
     options_.clock = [] {
       return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -59,8 +65,6 @@ EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions opt
     };
   }
   published_revision_.store(published_.revision);
-  auto snapshot = log_->NearestSnapshot(log_->size());
-  if (snapshot.ok() && snapshot->has_value()) last_snapshot_seq_ = (*snapshot)->seq;
 }
 
 void EngineImpl::Start() {

@@ -36,7 +36,9 @@ namespace authledger::internal {
 
 class EngineImpl final : public Engine {
  public:
-  EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state);
+  // `snapshot_seq`: seq of the latest snapshot in the log (0 if none).
+  EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state,
+             std::uint64_t snapshot_seq);
   ~EngineImpl() override;
 
   // Starts the background thread; called once by Open.
