@@ -78,6 +78,10 @@ Status EventLog::Impl::OpenDb(bool create) {
   events_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(events_table));
   // Merkle nodes arrive level by level, each level in increasing order: an insert hint
   // per level (the key's first byte) spares the memtable a search from the top.
+  // Snapshots are packed Cap'n Proto already, and large: compressing them again only
+  // slows the open that reads them.
+  rocksdb::ColumnFamilyOptions snapshot_options = cf_options;
+  snapshot_options.compression = rocksdb::kNoCompression;
   rocksdb::ColumnFamilyOptions merkle_options = cf_options;
   merkle_options.memtable_insert_with_hint_prefix_extractor.reset(
       rocksdb::NewFixedPrefixTransform(1));
@@ -87,7 +91,7 @@ Status EventLog::Impl::OpenDb(bool create) {
       {kEventsFamily, events_options},
       {kIndexFamily, cf_options},
       {kMerkleFamily, merkle_options},
-      {kSnapshotsFamily, cf_options},
+      {kSnapshotsFamily, snapshot_options},
       {kMetaFamily, cf_options}};
 
   if (!create) {
