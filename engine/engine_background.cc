@@ -3,8 +3,18 @@
 
 namespace authledger::internal {
 
+namespace {
+
+// Uses waiting for the recorder, at most. Beyond it (a flood of first uses faster than
+// the disk records them) further uses are dropped: a token whose use is not recorded can
+// only expire earlier, never later (fail closed), and memory stays bounded.
+constexpr std::size_t kMaxPendingUses = 1u << 20;
+
+}  // namespace
+
 void EngineImpl::NoteUse(std::string prefix, const CheckContext& ctx) const {
   std::lock_guard lock(bg_mu_);
+  if (pending_use_.size() >= kMaxPendingUses && !pending_use_.contains(prefix)) return;
   auto [it, inserted] = pending_use_.try_emplace(prefix);
   if (!inserted && it->second.used_us >= ctx.time_us) return;
   it->second = TokenUse{std::move(prefix), ctx.time_us, ctx.ip};
