@@ -127,7 +127,7 @@ Status EngineImpl::WriteSnapshot() {
   Status s = log_->PutSnapshot(seq, bytes);
   if (s.ok()) {
     std::lock_guard lock(bg_mu_);
-    last_snapshot_seq_ = std::max(last_snapshot_seq_, seq);
+    last_snapshot_seq_.store(std::max(last_snapshot_seq_.load(), seq));
   }
   return s;
 }

@@ -155,7 +155,8 @@ class EngineImpl final : public Engine {
   mutable std::condition_variable bg_idle_cv_;
   bool bg_busy_ = false;
   bool stopping_ = false;
-  std::uint64_t last_snapshot_seq_ = 0;
+  // Written under bg_mu_; read without it by Submit to decide whether to wake the thread.
+  std::atomic<std::uint64_t> last_snapshot_seq_{0};
   std::thread background_;
 };
 
