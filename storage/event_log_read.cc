@@ -242,17 +242,26 @@ Status EventLog::PutSnapshot(std::uint64_t seq, std::string_view bytes) {
   }
   if (Status h = health(); !h.ok()) return h;
   auto key = SeqKey(seq);
+  // A snapshot is a cache of what the events say: it bypasses the write-ahead log (it
+  // can be large) and is made durable by flushing its family. A crash before the flush
+  // loses only the snapshot.
   rocksdb::WriteOptions write_options;
-  write_options.sync = true;
+  write_options.disableWAL = true;
   rocksdb::Status s = impl_->db->Put(write_options, impl_->snapshots, ToSlice(key),
                                      rocksdb::Slice(bytes.data(), bytes.size()));
+  if (s.ok()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    s = impl_->db->Flush(flush, impl_->snapshots);
+  }
   if (!s.ok()) return FromRocks(s, "writing the snapshot at " + std::to_string(seq));
   return Status::Ok();
 }
 
 Result<std::optional<Snapshot>> EventLog::NearestSnapshot(std::uint64_t at_most_seq) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->snapshots));
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;  // a snapshot is read once, and may be large
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options, impl_->snapshots));
   auto key = SeqKey(std::min(at_most_seq, size()));
   it->SeekForPrev(ToSlice(key));
   if (!it->status().ok()) return FromRocks(it->status(), "finding a snapshot");
