@@ -2,6 +2,8 @@
 // whether it comes from a snapshot plus the tail or from the events alone.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "engine/engine_impl.h"
 #include "engine/snapshot.h"
 #include "storage/event_log.h"
@@ -192,6 +194,36 @@ TEST_F(Restart, ASnapshotThatDisagreesWithItsSeqIsRefused) {
   auto engine = Engine::Open(dir_.path(), Options());
   ASSERT_FALSE(engine.ok());
   EXPECT_EQ(engine.status().reason(), "snapshot_mismatch");
+}
+
+TEST_F(Restart, TwoFactorRevocationsAreInTheSameBatchAndNameTheirCause) {
+  ManagedOrg("org1", "acme.com");
+  UserIn("alice", "alice@acme.com", "org1");
+  auto session = Login("alice", "password");
+  auto personal = PersonalToken(session, "alice");
+  Login("alice", "oauth:google");  // not password-made: stays
+  std::uint64_t before = engine_->revision();
+  std::uint64_t after = Must(engine_->EnableTwoFactor(Actor::User("alice"), "alice"));
+  ASSERT_EQ(after, before + 3) << "the 2FA event and two revocations, one batch";
+  engine_.reset();
+  storage::EventLogOptions options;
+  options.read_only = true;
+  auto log = std::move(storage::EventLog::Open(dir_.path(), options)).value();
+  auto twofa = log->Read(before + 1);
+  ASSERT_TRUE(twofa.ok());
+  EXPECT_TRUE(twofa->envelope().getEvent().isTwoFactorEnabled());
+  std::set<std::string> revoked;
+  for (std::uint64_t seq = before + 2; seq <= after; ++seq) {
+    auto e = log->Read(seq);
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE(e->envelope().getEvent().isTokenRevoked());
+    auto r = e->envelope().getEvent().getTokenRevoked();
+    EXPECT_EQ(e->envelope().getCause(), before + 1) << "cause = the 2FA event";
+    EXPECT_EQ(r.getReason(), schema::RevocationReason::TWO_FACTOR_CHANGED);
+    EXPECT_EQ(e->time_us(), twofa->time_us());
+    revoked.insert(r.getTokenPrefix().cStr());
+  }
+  EXPECT_EQ(revoked, (std::set<std::string>{session.token_prefix, personal.token_prefix}));
 }
 
 }  // namespace
