@@ -91,7 +91,7 @@ void EngineImpl::Log(Logger::Level level, const std::string& message) const {
   if (options_.logger) options_.logger->Log(level, message);
 }
 
-Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, Command command,
+Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, const Command& command,
                                                  const Inspect& inspect) {
   std::unique_lock decide_lock(decide_mu_);
   // Wait until no queued batch writes what this command reads.
@@ -186,8 +186,8 @@ Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, Command com
   return result;
 }
 
-Result<std::uint64_t> EngineImpl::SubmitForRevision(const Actor& actor, Command command) {
-  auto r = Submit(actor, std::move(command));
+Result<std::uint64_t> EngineImpl::SubmitForRevision(const Actor& actor, const Command& command) {
+  auto r = Submit(actor, command);
   if (!r.ok()) return r.status();
   return r->revision;
 }

@@ -118,10 +118,11 @@ class EngineImpl final : public Engine {
   // `inspect`, if given, sees the decided events and the state they were decided
   // against, under the locks (e.g. to compute a policy change's impact).
   using Inspect = std::function<void(const State&, const Decided&, const DecideContext&)>;
-  Result<Submitted> Submit(const Actor& actor, Command command, const Inspect& inspect = nullptr);
+  Result<Submitted> Submit(const Actor& actor, const Command& command,
+                           const Inspect& inspect = nullptr);
   std::vector<ImpactEntry> PolicyImpact(const State& state, const std::string& org_id,
                                         const Decided& decided, std::int64_t now_us) const;
-  Result<std::uint64_t> SubmitForRevision(const Actor& actor, Command command);
+  Result<std::uint64_t> SubmitForRevision(const Actor& actor, const Command& command);
   Result<CreatedToken> SubmitNewToken(const Actor& actor, TokenKind kind,
                                       const std::function<Command(const NewTokenId&)>& make);
   std::int64_t Now() const;

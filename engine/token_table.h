@@ -81,10 +81,10 @@ class TokenTable {
   }
 
   // Adds a record whose prefix is not present; returns its index.
-  Idx Add(TokenRecord record) {
+  Idx Add(const TokenRecord& record) {
     if ((records_.size() + 1) * 4 > slots_.size() * 3) Grow();
     Idx index = static_cast<Idx>(records_.size());
-    records_.push_back(std::move(record));
+    records_.push_back(record);
     Insert(index);
     return index;
   }
