@@ -202,6 +202,13 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   impl->dir = dir;
   impl->options = options;
 
+  // The key first: a bad key file must not leave a new, empty log behind.
+  if (!options.checkpoint_key_file.empty()) {
+    auto signer = CheckpointSigner::FromPrivateKeyFile(options.checkpoint_key_file);
+    if (!signer.ok()) return signer.status();
+    impl->signer.emplace(std::move(signer).value());
+  }
+
   std::error_code ec;
   bool exists = fs::exists(dir, ec);
   bool empty = !exists || fs::is_empty(dir, ec);
@@ -237,11 +244,6 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   }
   if (Status s = impl->LoadCommittedState(); !s.ok()) return s;
 
-  if (!options.checkpoint_key_file.empty()) {
-    auto signer = CheckpointSigner::FromPrivateKeyFile(options.checkpoint_key_file);
-    if (!signer.ok()) return signer.status();
-    impl->signer.emplace(std::move(signer).value());
-  }
   if (options.read_only) {
     impl->queue->Fail(
         Status::FailedPrecondition("log_opened_read_only", "the log was opened read-only"));

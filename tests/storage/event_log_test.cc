@@ -3,8 +3,11 @@
 #include "storage/event_log.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "storage/merkle.h"
@@ -294,6 +297,48 @@ TEST(EventLogReadOnly, ReadsBesideALiveWriterAndRefusesAppends) {
   EXPECT_EQ(reader->Append(One(MakeTokenDraft(999999, "x", "u"))).status().reason(),
             "log_read_only");
   EXPECT_EQ(writer->size(), 5u);
+}
+
+TEST(EventLogCheckpoint, IsSignedWithTheConfiguredKeyAndVerifiesWithItsPublicKey) {
+  TempDir tmp;
+  // An Ed25519 key as `openssl genpkey -algorithm ed25519` writes it.
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  ASSERT_NE(key, nullptr);
+  std::string key_path = tmp.Sub("checkpoint.pem");
+  FILE* f = std::fopen(key_path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr), 1);
+  std::fclose(f);
+  std::array<std::uint8_t, 32> public_key{};
+  std::size_t len = public_key.size();
+  ASSERT_EQ(EVP_PKEY_get_raw_public_key(key, public_key.data(), &len), 1);
+  EVP_PKEY_free(key);
+
+  EventLogOptions options;
+  options.checkpoint_key_file = key_path;
+  auto log = OpenOrDie(tmp.Sub("log"), options);
+  ASSERT_TRUE(log);
+  AppendTokens(*log, 9);
+  auto checkpoint = log->CurrentCheckpoint();
+  ASSERT_TRUE(checkpoint.ok());
+  EXPECT_EQ(checkpoint->size, 9u);
+  EXPECT_EQ(checkpoint->root, *log->RootAt(9));
+  EXPECT_EQ(checkpoint->time_us, 9000);
+  ASSERT_EQ(checkpoint->signature.size(), 64u);
+  EXPECT_TRUE(VerifyCheckpointSignature(*checkpoint, public_key));
+  Checkpoint altered = *checkpoint;
+  altered.size = 8;
+  EXPECT_FALSE(VerifyCheckpointSignature(altered, public_key));
+}
+
+TEST(EventLogCheckpoint, AnUnusableKeyFileIsRefusedAtOpen) {
+  TempDir tmp;
+  std::ofstream(tmp.Sub("garbage.pem")) << "not a key";
+  EventLogOptions options;
+  options.checkpoint_key_file = tmp.Sub("garbage.pem");
+  auto log = EventLog::Open(tmp.Sub("log"), options);
+  EXPECT_FALSE(log.ok());
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("log"))) << "nothing is created";
 }
 
 }  // namespace
