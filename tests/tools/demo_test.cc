@@ -37,7 +37,8 @@ TEST(Demo, PlaysTheSeedStoryAndEndsWithAVerifiedProof) {
   options.read_only = true;
   auto log = storage::EventLog::Open(tmp.Sub("data"), options);
   ASSERT_TRUE(log.ok());
-  EXPECT_GT((*log)->size(), 15u);
+  // The story's 15 commands' events; token uses recorded in the background may add more.
+  EXPECT_GE((*log)->size(), 15u);
   EXPECT_TRUE((*log)->VerifyIntegrity().ok());
 }
 
