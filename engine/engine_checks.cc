@@ -37,22 +37,22 @@ Decision EngineImpl::CheckToken(std::string_view secret, std::string_view org_id
   return d;
 }
 
-Explanation EngineImpl::Explain(std::string_view secret, std::string_view org_id,
-                                const CheckContext& ctx) const {
+Explanation EngineImpl::ExplainToken(const std::function<const TokenRecord*(const State&)>& find,
+                                     std::string_view org_id, const CheckContext& ctx) const {
   std::shared_lock lock(state_mu_);
   Explanation e;
-  e.decision =
-      CheckTokenAgainst(published_, FindBySecret(published_, secret), org_id, ctx, &e.trace);
+  e.decision = CheckTokenAgainst(published_, find(published_), org_id, ctx, &e.trace);
   return e;
+}
+
+Explanation EngineImpl::Explain(std::string_view secret, std::string_view org_id,
+                                const CheckContext& ctx) const {
+  return ExplainToken([&](const State& s) { return FindBySecret(s, secret); }, org_id, ctx);
 }
 
 Explanation EngineImpl::ExplainPrefix(std::string_view token_prefix, std::string_view org_id,
                                       const CheckContext& ctx) const {
-  std::shared_lock lock(state_mu_);
-  Explanation e;
-  e.decision =
-      CheckTokenAgainst(published_, published_.FindToken(token_prefix), org_id, ctx, &e.trace);
-  return e;
+  return ExplainToken([&](const State& s) { return s.FindToken(token_prefix); }, org_id, ctx);
 }
 
 Decision EngineImpl::CanCreatePersonalToken(const std::string& session_prefix,

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -125,6 +126,9 @@ class EngineImpl final : public Engine {
   Result<std::uint64_t> SubmitForRevision(const Actor& actor, const Command& command);
   Result<CreatedToken> SubmitNewToken(const Actor& actor, TokenKind kind,
                                       const std::function<Command(const NewTokenId&)>& make);
+  // The check with its trace, for the token `find` names in the published state.
+  Explanation ExplainToken(const std::function<const TokenRecord*(const State&)>& find,
+                           std::string_view org_id, const CheckContext& ctx) const;
   std::int64_t Now() const;
   void Log(Logger::Level level, const std::string& message) const;
 
