@@ -3,7 +3,7 @@
 
 #include "engine/engine_impl.h"
 #include "engine/rules.h"
-#include "engine/snapshot.h"
+#include "engine/state_store.h"
 #include "engine/token_secret.h"
 #include "storage/hash.h"
 
@@ -117,14 +117,13 @@ Result<LogCheckpoint> EngineImpl::Checkpoint() const {
 }
 
 Status EngineImpl::WriteSnapshot() {
-  std::string bytes;
-  std::uint64_t seq = 0;
+  PreparedSnapshot snapshot;
   {
     std::shared_lock lock(state_mu_);
-    bytes = EncodeSnapshot(published_);
-    seq = published_.revision;
+    snapshot = PrepareSnapshot(published_);
   }
-  Status s = log_->PutSnapshot(seq, bytes);
+  const std::uint64_t seq = snapshot.seq;
+  Status s = StoreSnapshot(*log_, snapshot);
   if (s.ok()) {
     std::lock_guard lock(bg_mu_);
     last_snapshot_seq_.store(std::max(last_snapshot_seq_.load(), seq));

@@ -4,7 +4,7 @@
 
 #include "engine/conflicts.h"
 #include "engine/rules.h"
-#include "engine/snapshot.h"
+#include "engine/state_store.h"
 #include "engine/token_secret.h"
 #include "storage/hash.h"
 
@@ -21,30 +21,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptio
   if (!log.ok()) return log.status();
 
   // The latest snapshot, then the events after it.
-  State state;
-  std::uint64_t snapshot_seq = 0;
-  const std::uint64_t size = (*log)->size();
-  auto snapshot = (*log)->NearestSnapshot(size);
-  if (!snapshot.ok()) return snapshot.status();
-  if (snapshot->has_value()) {
-    auto decoded = internal::DecodeSnapshot((*snapshot)->bytes);
-    if (!decoded.ok()) return decoded.status();
-    if (decoded->revision != (*snapshot)->seq) {
-      return Status::Corruption("snapshot_mismatch",
-                                "the snapshot stored at " + std::to_string((*snapshot)->seq) +
-                                    " describes revision " + std::to_string(decoded->revision));
-    }
-    state = std::move(decoded).value();
-    snapshot_seq = (*snapshot)->seq;
-  }
-  Status folded = (*log)->Scan(state.revision + 1, size, [&](const storage::DecodedEvent& e) {
-    internal::Evolve(state, e.envelope());
-    return true;
-  });
-  if (!folded.ok()) return folded;
+  auto loaded = internal::LoadState(**log, (*log)->size());
+  if (!loaded.ok()) return loaded.status();
 
   auto engine = std::make_unique<EngineImpl>(std::move(log).value(), std::move(options),
-                                             std::move(state), snapshot_seq);
+                                             std::move(loaded->state), loaded->snapshot_seq);
   engine->Start();
   return std::unique_ptr<Engine>(std::move(engine));
 }
