@@ -286,7 +286,8 @@ Result<PolicyChange> EngineImpl::UpdatePolicy(const Actor& actor, const std::str
   std::vector<ImpactEntry> impact;
   auto r = Submit(actor, UpdatePolicyCmd{org_id, update},
                   [&](const State& state, const Decided& decided, const DecideContext& ctx) {
-                    impact = PolicyImpact(state, org_id, decided, ctx.now_us);
+                    impact = PolicyImpact(state, org_id, decided.policy_before,
+                                          decided.policy_after, ctx.now_us);
                   });
   if (!r.ok()) return r.status();
   PolicyChange change;
@@ -311,25 +312,9 @@ Result<PolicyChange> EngineImpl::DryRunPolicy(const Actor& actor, const std::str
   PolicyChange change;
   change.before = decided->policy_before;
   change.after = decided->policy_after;
-  change.impact = PolicyImpact(published_, org_id, *decided, ctx.now_us);
+  change.impact =
+      PolicyImpact(published_, org_id, decided->policy_before, decided->policy_after, ctx.now_us);
   return change;
-}
-
-std::vector<ImpactEntry> EngineImpl::PolicyImpact(const State& state, const std::string& org_id,
-                                                  const Decided& decided,
-                                                  std::int64_t now_us) const {
-  std::vector<ImpactEntry> impact;
-  CheckContext check{now_us, {}};
-  CheckOptions before{false, &decided.policy_before};
-  CheckOptions after{false, &decided.policy_after};
-  for (const TokenRecord* t : TokensFacing(state, org_id)) {
-    Decision b = CheckTokenAgainst(state, t, org_id, check, nullptr, before);
-    Decision a = CheckTokenAgainst(state, t, org_id, check, nullptr, after);
-    if (b.allowed == a.allowed) continue;
-    impact.push_back(
-        {t->prefix.str(), state.OwnerOf(*t).id, org_id, b.allowed, b.reason, a.allowed, a.reason});
-  }
-  return impact;
 }
 
 }  // namespace internal

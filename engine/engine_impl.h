@@ -121,8 +121,7 @@ class EngineImpl final : public Engine {
   using Inspect = std::function<void(const State&, const Decided&, const DecideContext&)>;
   Result<Submitted> Submit(const Actor& actor, const Command& command,
                            const Inspect& inspect = nullptr);
-  std::vector<ImpactEntry> PolicyImpact(const State& state, const std::string& org_id,
-                                        const Decided& decided, std::int64_t now_us) const;
+
   Result<std::uint64_t> SubmitForRevision(const Actor& actor, const Command& command);
   Result<CreatedToken> SubmitNewToken(const Actor& actor, TokenKind kind,
                                       const std::function<Command(const NewTokenId&)>& make);

@@ -219,4 +219,21 @@ std::vector<const TokenRecord*> TokensFacing(const State& s, std::string_view or
   return out;
 }
 
+std::vector<ImpactEntry> PolicyImpact(const State& s, std::string_view org_id,
+                                      const AuthenticationPolicy& before,
+                                      const AuthenticationPolicy& after, std::int64_t now_us) {
+  std::vector<ImpactEntry> impact;
+  const CheckContext check{now_us, {}};
+  const CheckOptions with_before{false, &before};
+  const CheckOptions with_after{false, &after};
+  for (const TokenRecord* t : TokensFacing(s, org_id)) {
+    Decision b = CheckTokenAgainst(s, t, org_id, check, nullptr, with_before);
+    Decision a = CheckTokenAgainst(s, t, org_id, check, nullptr, with_after);
+    if (b.allowed == a.allowed) continue;
+    impact.push_back({t->prefix.str(), s.OwnerOf(*t).id, std::string(org_id), b.allowed, b.reason,
+                      a.allowed, a.reason});
+  }
+  return impact;
+}
+
 }  // namespace authledger::internal

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <authledger/decision.h>
+#include <authledger/engine.h>
 
 #include <string>
 #include <string_view>
@@ -49,5 +50,11 @@ Decision CheckTokenAgainst(const State& s, const TokenRecord* token, std::string
 // Every token that could be presented to `org_id`: the sessions and personal tokens of
 // its members and the tokens of its application users.
 std::vector<const TokenRecord*> TokensFacing(const State& s, std::string_view org_id);
+
+// The (token, org_id) pairs whose decision differs between policies `before` and `after`
+// of organization `org_id` at `now_us` (IP allowlists aside: they do not change).
+std::vector<ImpactEntry> PolicyImpact(const State& s, std::string_view org_id,
+                                      const AuthenticationPolicy& before,
+                                      const AuthenticationPolicy& after, std::int64_t now_us);
 
 }  // namespace authledger::internal

@@ -34,11 +34,12 @@ struct Actor {
 
   kind @0 :Kind $Json.name("kind");
   enum Kind {
-    system @0;       # the engine itself (background token-use recording, snapshots)
-    user @1;         # a person acting for themselves, `id` = user_id
-    admin @2;        # a person acting as an organization administrator, `id` = user_id
-    apiKey @3;       # a server API key; `id` = the key's name, never the key
-    application @4;  # an application user, `id` = its user_id
+    # In JSON, enumerants are snake_case like every other name.
+    system @0;                        # the engine itself (background token-use recording)
+    user @1;                          # a person acting for themselves, `id` = user_id
+    admin @2;                         # a person acting as an org administrator, `id` = user_id
+    apiKey @3 $Json.name("api_key");  # a server API key; `id` = the key's name, never the key
+    application @4;                   # an application user, `id` = its user_id
   }
   id @1 :Text $Json.name("id");
   ip @2 :Text $Json.name("ip");
@@ -79,11 +80,16 @@ enum TokenKind {
 }
 
 enum RevocationReason {
-  revokedByOwner @0;           # the token's owner revoked it
-  revokedByAdmin @1;           # an organization administrator revoked it
-  logout @2;                   # the session ended
-  twoFactorChanged @3;         # the owner enabled or disabled 2FA; `cause` names that event
-  applicationUserDeleted @4;   # its application user was deleted
+  revokedByOwner @0 $Json.name("revoked_by_owner");
+  # the token's owner revoked it
+  revokedByAdmin @1 $Json.name("revoked_by_admin");
+  # an organization administrator revoked it
+  logout @2;
+  # the session ended
+  twoFactorChanged @3 $Json.name("two_factor_changed");
+  # the owner enabled or disabled 2FA; `cause` names that event
+  applicationUserDeleted @4 $Json.name("application_user_deleted");
+  # its application user was deleted
 }
 
 struct OrganizationCreated {

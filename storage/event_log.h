@@ -164,6 +164,8 @@ class EventLog {
   Status PutSnapshot(std::uint64_t seq, std::string_view bytes);
   // The snapshot with the greatest seq ≤ at_most_seq, if any.
   Result<std::optional<Snapshot>> NearestSnapshot(std::uint64_t at_most_seq) const;
+  // The seqs of every stored snapshot within the log, ascending.
+  Result<std::vector<std::uint64_t>> SnapshotSeqs() const;
 
   const std::string& dir() const;
 

@@ -274,4 +274,20 @@ Result<std::optional<Snapshot>> EventLog::NearestSnapshot(std::uint64_t at_most_
   return std::optional<Snapshot>(std::move(snapshot));
 }
 
+Result<std::vector<std::uint64_t>> EventLog::SnapshotSeqs() const {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options, impl_->snapshots));
+  std::vector<std::uint64_t> seqs;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::uint64_t seq = 0;
+    if (!ParseSeqKey(ToSpan(it->key()), &seq)) {
+      return Status::Corruption("log_damaged", "a snapshot key is malformed");
+    }
+    if (seq <= size()) seqs.push_back(seq);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "listing snapshots");
+  return seqs;
+}
+
 }  // namespace authledger::storage

@@ -46,9 +46,11 @@ std::vector<Subject> SubjectsOf(schema::Envelope::Reader envelope) {
       break;
     case E::DOMAIN_VERIFIED:
       s.Add(K::kOrganization, event.getDomainVerified().getOrgId());
+      s.Add(K::kDomain, event.getDomainVerified().getDomain());
       break;
     case E::DOMAIN_UNVERIFIED:
       s.Add(K::kOrganization, event.getDomainUnverified().getOrgId());
+      s.Add(K::kDomain, event.getDomainUnverified().getDomain());
       break;
     case E::IDP_ADDED:
       s.Add(K::kOrganization, event.getIdpAdded().getOrgId());

@@ -25,6 +25,7 @@ enum class SubjectKind : char {
   kUser = 'u',
   kToken = 't',
   kIdp = 'i',
+  kDomain = 'd',  // an email domain, by its verification events
 };
 
 struct Subject {

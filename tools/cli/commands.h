@@ -1,0 +1,30 @@
+// The CLI's subcommands for auditors and incident reviewers, registered on the CLI11
+// app by group. Each subcommand runs in its CLI11 callback and stores its exit status
+// in *exit_code: 0 success, 1 the operation failed (the reason is printed on `err`),
+// 3 a verification found a problem.
+//
+// Every subcommand takes `--data DIR` (default kDefaultDataDir) and opens the log
+// read-only, so it can run beside a live engine. Output is a human table by default and
+// JSON with `--json`.
+//
+// Thread-safety: registration and callbacks run on the calling thread.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <ostream>
+
+namespace authledger::cli {
+
+inline constexpr const char* kDefaultDataDir = "./authledger-data";
+
+struct CommandIo {
+  std::ostream& out;
+  std::ostream& err;
+};
+
+// replay, checkpoint, prove, verify, export (tools/cli/log_commands.cc).
+void AddLogCommands(CLI::App& app, CommandIo io, int* exit_code);
+// audit policy|token|explain|impact|who|events (tools/cli/audit_commands.cc).
+void AddAuditCommands(CLI::App& app, CommandIo io, int* exit_code);
+
+}  // namespace authledger::cli
