@@ -22,9 +22,11 @@ struct CommandIo {
   std::ostream& err;
 };
 
-// replay, checkpoint, prove, verify, export (tools/cli/log_commands.cc).
+// checkpoint, prove, verify, export (tools/cli/log_commands.cc).
 void AddLogCommands(CLI::App& app, CommandIo io, int* exit_code);
 // audit policy|token|explain|impact|who|events (tools/cli/audit_commands.cc).
 void AddAuditCommands(CLI::App& app, CommandIo io, int* exit_code);
+// replay --to|--step|--diff, policy set --dry-run (tools/cli/replay_commands.cc).
+void AddReplayCommands(CLI::App& app, CommandIo io, int* exit_code);
 
 }  // namespace authledger::cli

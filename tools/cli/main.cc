@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   authledger::cli::CommandIo io{std::cout, std::cerr};
   authledger::cli::AddLogCommands(app, io, &exit_code);
   authledger::cli::AddAuditCommands(app, io, &exit_code);
+  authledger::cli::AddReplayCommands(app, io, &exit_code);
 
   try {
     app.parse(argc, argv);
