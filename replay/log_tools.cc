@@ -7,13 +7,11 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <span>
-#include <thread>
 
 #include "engine/state.h"
 #include "engine/state_store.h"
@@ -32,26 +30,15 @@ using storage::Hash;
 
 constexpr std::uint64_t kProgressEvery = 4096;
 
-// Opening read-only beside a live engine can race with its flushes and compactions: a
-// file the manifest names may be gone by the time it is opened, and the open fails
-// (Corruption or IoError) although nothing is damaged. A damaged log fails every time,
-// so a few retries tell the two apart before a tool reports damage.
-constexpr int kOpenAttempts = 8;
-constexpr auto kOpenRetryDelay = std::chrono::milliseconds(25);  // times the attempt number
-
+// The log read-only (storage retries an open that races with a live engine's
+// compactions, so a failure here is real).
 Result<std::unique_ptr<storage::EventLog>> OpenReadOnly(const std::string& dir,
                                                         const std::string& key_file = {}) {
   storage::EventLogOptions options;
   options.read_only = true;
   options.create_if_missing = false;
   options.checkpoint_key_file = key_file;
-  for (int attempt = 1;; ++attempt) {
-    auto log = storage::EventLog::Open(dir, options);
-    const Status::Code code = log.status().code();
-    const bool transient = code == Status::Code::kCorruption || code == Status::Code::kIoError;
-    if (log.ok() || !transient || attempt == kOpenAttempts) return log;
-    std::this_thread::sleep_for(kOpenRetryDelay * attempt);
-  }
+  return storage::EventLog::Open(dir, options);
 }
 
 // "2026-01-01T00:00:00.000000Z", as the CLI prints times.

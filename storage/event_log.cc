@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -109,9 +110,25 @@ Status EventLog::Impl::OpenDb(bool create) {
     }
   }
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = options.read_only
-                          ? rocksdb::DB::OpenForReadOnly(db_options, dir, families, &handles, &raw)
-                          : rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
+  rocksdb::Status s;
+  if (options.read_only) {
+    // Beside a live engine, a table file the manifest names may be deleted by the
+    // engine's compaction before this open reaches it. That is not damage, and a new
+    // attempt reads the newer manifest; a damaged log fails every attempt. Once open,
+    // every table file is held open (max_open_files = -1), so files the engine deletes
+    // later stay readable.
+    constexpr int kAttempts = 8;
+    db_options.max_open_files = -1;
+    for (int attempt = 1;; ++attempt) {
+      handles.clear();
+      s = rocksdb::DB::OpenForReadOnly(db_options, dir, families, &handles, &raw);
+      const bool transient = s.IsIOError() || s.IsCorruption() || s.IsPathNotFound();
+      if (s.ok() || !transient || attempt == kAttempts) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25) * attempt);
+    }
+  } else {
+    s = rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
+  }
   if (!s.ok()) return FromRocks(s, "opening " + dir);
   db.reset(raw);
   events = handles[1];
