@@ -16,6 +16,8 @@
 #include "engine/state.h"
 #include "engine/state_store.h"
 #include "replay/event_json.h"
+#include "replay/json_writer.h"
+#include "replay/time_text.h"
 #include "storage/checkpoint.h"
 #include "storage/event_log.h"
 #include "storage/hash.h"
@@ -23,6 +25,9 @@
 #include "storage/subjects.h"
 
 namespace authledger {
+
+using replay::FormatTime;
+using replay::JsonObject;
 
 namespace {
 
@@ -40,80 +45,6 @@ Result<std::unique_ptr<storage::EventLog>> OpenReadOnly(const std::string& dir,
   options.checkpoint_key_file = key_file;
   return storage::EventLog::Open(dir, options);
 }
-
-// "2026-01-01T00:00:00.000000Z", as the CLI prints times.
-std::string Rfc3339(std::int64_t time_us) {
-  std::int64_t seconds = time_us / 1'000'000;
-  std::int64_t micros = time_us % 1'000'000;
-  if (micros < 0) {
-    micros += 1'000'000;
-    --seconds;
-  }
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(micros));
-  return buf;
-}
-
-// ---- JSON out ----
-
-// A JSON string literal: quotes and backslashes escaped, control characters as \n or
-// \u00XX.
-std::string JsonString(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : s) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += {'\\', c};
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (byte < 0x20) {
-      out += {'\\', 'u', '0', '0', kHex[byte >> 4], kHex[byte & 0xf]};
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-// Builds one JSON object, keys in the order they are added.
-class JsonObject {
- public:
-  JsonObject& Str(std::string_view key, std::string_view value) {
-    return Raw(key, JsonString(value));
-  }
-  JsonObject& Num(std::string_view key, std::int64_t value) {
-    return Raw(key, std::to_string(value));
-  }
-  JsonObject& Num(std::string_view key, std::uint64_t value) {
-    return Raw(key, std::to_string(value));
-  }
-  JsonObject& Strs(std::string_view key, const std::vector<std::string>& values) {
-    std::string array = "[";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i > 0) array += ",";
-      array += JsonString(values[i]);
-    }
-    return Raw(key, array + "]");
-  }
-  // `value` is JSON already.
-  JsonObject& Raw(std::string_view key, std::string_view value) {
-    text_ += text_.size() > 1 ? "," : "";
-    text_ += JsonString(key);
-    text_ += ":";
-    text_ += value;
-    return *this;
-  }
-  std::string Done() const { return text_ + "}"; }
-
- private:
-  std::string text_ = "{";
-};
 
 // ---- JSON in (Cap'n Proto's JSON parser, into its generic JsonValue) ----
 
@@ -290,7 +221,7 @@ Result<LogCheckpoint> ReadCheckpoint(const std::string& data_dir, const std::str
 std::string CheckpointToJson(const LogCheckpoint& c) {
   JsonObject json;
   json.Num("size", c.size).Str("root", c.root_hex).Num("time_us", c.time_us);
-  json.Str("time", Rfc3339(c.time_us));
+  json.Str("time", FormatTime(c.time_us));
   if (!c.signature_hex.empty()) json.Str("signature", c.signature_hex).Str("key_id", c.key_id);
   return json.Done();
 }
@@ -722,7 +653,7 @@ void WriteCsvRow(std::ostream& out, schema::Envelope::Reader e) {
     *column += subject.id;
   }
   auto actor = e.getActor();
-  out << e.getSeq() << ',' << Rfc3339(e.getTimeUs()) << ',' << replay::EventTypeName(e) << ','
+  out << e.getSeq() << ',' << FormatTime(e.getTimeUs()) << ',' << replay::EventTypeName(e) << ','
       << replay::ActorKindName(actor.getKind()) << ',' << CsvField(Text(actor.getId())) << ','
       << CsvField(Text(actor.getIp())) << ',' << e.getCause() << ',' << CsvField(org) << ','
       << CsvField(user) << ',' << CsvField(token) << ',' << CsvField(idp) << ',' << CsvField(domain)

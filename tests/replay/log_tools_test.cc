@@ -723,7 +723,7 @@ TEST(LogToolsJson, ReportsEscapeWhatTheyQuote) {
   ProofCheck check{false, "inclusion", "proof_invalid", "a \"b\"\n\\\t"};
   EXPECT_EQ(ProofCheckToJson(check),
             R"({"valid":false,"type":"inclusion","reason":"proof_invalid",)"
-            R"("message":"a \"b\"\n\\\u0009"})");
+            R"("message":"a \"b\"\n\\\t"})");
   VerifyReport report;
   report.size = 2;
   report.root_hex = "ab";
