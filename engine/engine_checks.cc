@@ -3,6 +3,7 @@
 
 #include "engine/engine_impl.h"
 #include "engine/rules.h"
+#include "engine/snapshot.h"
 #include "engine/state_store.h"
 #include "engine/token_secret.h"
 #include "storage/hash.h"
@@ -117,10 +118,20 @@ Result<LogCheckpoint> EngineImpl::Checkpoint() const {
 }
 
 Status EngineImpl::WriteSnapshot() {
+  // Writers wait while the state is copied, so the copy's memory (a GiB at 10M tokens)
+  // is made ready before the lock, for the tokens there are now and some to spare;
+  // should more have come meanwhile, the copy allocates as usual.
+  std::size_t tokens = 0;
+  {
+    std::shared_lock lock(state_mu_);
+    tokens = published_.tokens.size();
+  }
+  RecordVector room = PrefaultedRecords(tokens + tokens / 64 + 4096);
   PreparedSnapshot snapshot;
   {
     std::shared_lock lock(state_mu_);
-    snapshot = PrepareSnapshot(published_);
+    snapshot = {published_.revision,
+                CopyForSnapshot(published_, kSnapshotChunkRecords, std::move(room))};
   }
   const std::uint64_t seq = snapshot.seq;
   Status s = StoreSnapshot(*log_, snapshot);

@@ -16,15 +16,20 @@ Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq) {
   auto snapshot = log.NearestSnapshot(seq);
   if (!snapshot.ok()) return snapshot.status();
   if (snapshot->has_value()) {
-    auto decoded = DecodeSnapshot((*snapshot)->bytes);
-    if (!decoded.ok()) return decoded.status();
-    if (decoded->revision != (*snapshot)->seq) {
-      return Status::Corruption("snapshot_mismatch",
-                                "the snapshot stored at " + std::to_string((*snapshot)->seq) +
-                                    " describes revision " + std::to_string(decoded->revision));
+    const std::uint64_t at = (*snapshot)->seq;
+    auto state = DecodeSnapshot(
+        (*snapshot)->bytes,
+        [&](std::uint32_t chunk, const std::function<Status(std::string_view)>& use) {
+          return log.ReadSnapshotChunk(at, chunk, use);
+        },
+        at);
+    // A snapshot of another format is a cache this build cannot read: fold instead.
+    if (state.ok()) {
+      loaded.state = std::move(state).value();
+      loaded.snapshot_seq = at;
+    } else if (state.status().reason() != "snapshot_format_unsupported") {
+      return state.status();
     }
-    loaded.state = std::move(decoded).value();
-    loaded.snapshot_seq = (*snapshot)->seq;
   }
   if (loaded.state.revision < seq) {
     Status folded = log.Scan(loaded.state.revision + 1, seq, [&](const storage::DecodedEvent& e) {
@@ -37,11 +42,15 @@ Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq) {
 }
 
 PreparedSnapshot PrepareSnapshot(const State& state) {
-  return {state.revision, EncodeSnapshot(state)};
+  return {state.revision, CopyForSnapshot(state)};
 }
 
 Status StoreSnapshot(storage::EventLog& log, const PreparedSnapshot& snapshot) {
-  return log.PutSnapshot(snapshot.seq, snapshot.bytes);
+  // The chunks first, the header last: until the header is stored the snapshot is not
+  // found, so one cut short is never half-read.
+  const std::vector<std::string_view> chunks = ChunkBytes(snapshot.image);
+  if (Status s = log.PutSnapshotChunks(snapshot.seq, chunks); !s.ok()) return s;
+  return log.PutSnapshot(snapshot.seq, PackHeader(snapshot.image));
 }
 
 }  // namespace authledger::internal

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/snapshot.h"
 #include "engine/state.h"
 #include "storage/event_log.h"
 
@@ -21,14 +22,18 @@ struct LoadedState {
 };
 
 // The state after events 1..seq (seq ≤ log.size()). Corruption("snapshot_mismatch") if
-// the nearest snapshot does not describe the seq it is stored at.
+// the nearest snapshot does not describe the seq it is stored at, and
+// Corruption("snapshot_undecodable") if it is damaged. A snapshot of another format (an
+// older build's) is ignored: the state is folded from the first event instead.
 Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq);
 
-// A snapshot encoded and ready to store. Encoding needs `state` held steady (the engine
-// holds its shared lock); storing does not, so writers are blocked only while encoding.
+// A snapshot copied out of the state, ready to store. Preparing needs `state` held
+// steady (the engine holds its shared lock) and is kept to copying: one memcpy of the
+// token records and the small rest into a message. Storing (packing the header, writing
+// the chunks, then the header) needs no lock, so writers are blocked only while copying.
 struct PreparedSnapshot {
   std::uint64_t seq = 0;
-  std::string bytes;
+  SnapshotImage image;
 };
 PreparedSnapshot PrepareSnapshot(const State& state);
 Status StoreSnapshot(storage::EventLog& log, const PreparedSnapshot& snapshot);

@@ -1,6 +1,13 @@
 # A snapshot of the engine's state after the event at `revision`: what `evolve` folded
 # from events 1..revision, so that opening (and replay to a past seq) need not fold the
-# whole log. Stored packed in the `snapshots` family under the revision's seq.
+# whole log.
+#
+# Since format 3 a snapshot is stored in parts (EventLog::PutSnapshotChunks, then
+# PutSnapshot): this header, packed, under the revision's seq, holding everything but
+# the token records; and the token records as their raw little-endian in-memory bytes
+# (engine/token_table.h: TokenRecord), `chunkRecords` per chunk, in `chunkCount` chunks
+# stored beside it. Raw records load by memcpy, chunk by chunk on several threads; the
+# header says which record layout wrote them, and a reader of another layout refuses them.
 #
 # A snapshot is a cache, never a source of truth: it can always be rebuilt from the
 # events, and verify compares the two. Same evolution rules as events.capnp.
@@ -47,6 +54,7 @@ struct SnapshotUser {
 }
 
 struct SnapshotTokens {
+  # Formats 1 and 2 only (format 3 stores token records in chunks, see above).
   # The token table as parallel columns, one entry per token in creation order (the
   # order of the engine's table), so that loading millions of tokens is a few tight
   # loops rather than millions of small structs.
@@ -70,13 +78,20 @@ struct SnapshotIpList {
 }
 
 struct Snapshot {
-  formatVersion @0 :UInt32;         # 2
+  formatVersion @0 :UInt32;         # 3; a reader ignores a snapshot of any other format
   revision @1 :UInt64;              # seq of the last event folded in
   lastTimeUs @2 :Int64;
   organizations @3 :List(SnapshotOrganization);
   idps @4 :List(SnapshotIdp);
   users @5 :List(SnapshotUser);
-  tokens @6 :SnapshotTokens;
+  tokens @6 :SnapshotTokens;        # formats 1 and 2; empty since format 3
   methods @7 :List(Text);
   ipLists @8 :List(SnapshotIpList); # list 0 is the empty list
+
+  # Format 3: the token records, in creation order (the order of the engine's table).
+  tokenCount @9 :UInt64;
+  chunkRecords @10 :UInt32;         # records per chunk; the last chunk may hold fewer
+  chunkCount @11 :UInt32;           # ceil(tokenCount / chunkRecords), numbered from 0
+  recordSize @12 :UInt32;           # sizeof(TokenRecord) of the writer
+  recordLayout @13 :UInt32;         # the writer's TokenRecord layout version
 }

@@ -20,7 +20,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/checkpoint.h"
@@ -44,6 +46,10 @@ struct EventLogOptions {
   std::size_t max_group_events = 16384;
   // RocksDB block cache for reads, in bytes.
   std::size_t block_cache_bytes = 64u << 20;
+  // Snapshot chunks totalling at least this many bytes are written as a table file and
+  // ingested (see PutSnapshotChunks); smaller ones go through the memtable, where they
+  // compact with the rest of the family instead of leaving one small file each.
+  std::size_t snapshot_file_bytes = 32u << 20;
   // Test hook: a fault-injecting file system under the log (see fault_injection.h).
   std::shared_ptr<FaultInjector> faults;
 };
@@ -83,7 +89,7 @@ class PendingAppend {
 
 struct Snapshot {
   std::uint64_t seq = 0;  // the state covers events 1..seq
-  std::string bytes;
+  std::string bytes;      // the header
 };
 
 class EventLog {
@@ -160,11 +166,30 @@ class EventLog {
                          const std::function<void(std::uint64_t)>& progress = nullptr) const;
 
   // ---- Snapshots ----
+  //
+  // A snapshot is a header value under its seq, plus any number of chunks: values stored
+  // beside it (the engine's token records, ~7 MiB each), so that no value is huge and
+  // chunks load in parallel. The log does not interpret either; the header says how
+  // many chunks there are. A snapshot is a cache of what the events say: it bypasses
+  // the write-ahead log and is made durable by PutSnapshot.
 
+  // Stores chunks 0..chunks.size()-1 of the snapshot at `seq`. They stay invisible until
+  // PutSnapshot stores the header: write the chunks first and the header last, so that a
+  // snapshot cut short (a crash, a failed write) is never found. Chunks totalling
+  // EventLogOptions::snapshot_file_bytes or more are written as one table file ingested
+  // into RocksDB, bypassing the memtable and compaction.
+  Status PutSnapshotChunks(std::uint64_t seq, std::span<const std::string_view> chunks);
+  // Stores the header of the snapshot at `seq` (the whole snapshot if it has no chunks)
+  // and makes it and its chunks durable.
   Status PutSnapshot(std::uint64_t seq, std::string_view bytes);
-  // The snapshot with the greatest seq ≤ at_most_seq, if any.
+  // The snapshot (its header) with the greatest seq ≤ at_most_seq, if any.
   Result<std::optional<Snapshot>> NearestSnapshot(std::uint64_t at_most_seq) const;
-  // The seqs of every stored snapshot within the log, ascending.
+  // Passes the bytes of chunk `chunk` of the snapshot at `seq` to `use` (valid only
+  // during the call) and returns what it returns; NotFound("snapshot_chunk_missing") if
+  // there is no such chunk. Reads without filling the block cache.
+  Status ReadSnapshotChunk(std::uint64_t seq, std::uint32_t chunk,
+                           const std::function<Status(std::string_view)>& use) const;
+  // The seqs of every stored snapshot (header) within the log, ascending.
   Result<std::vector<std::uint64_t>> SnapshotSeqs() const;
 
   const std::string& dir() const;

@@ -95,6 +95,9 @@ struct EventLog::Impl {
   Hash committed_root{};
   std::int64_t committed_time_us = 0;
 
+  // One snapshot table file is written at a time (they share a temporary name).
+  std::mutex snapshot_file_mu;
+
   // Writer-owned.
   std::optional<MerkleFrontier> frontier;
   std::unique_ptr<CommitQueue> queue;

@@ -1,5 +1,8 @@
 // EventLog's read side: events, subjects, the Merkle tree, integrity and snapshots.
 #include <rocksdb/iterator.h>
+#include <rocksdb/sst_file_writer.h>
+
+#include <limits>
 
 #include "storage/event_log_impl.h"
 
@@ -233,18 +236,98 @@ Status EventLog::VerifyIntegrity(std::uint64_t* bad_seq,
 }
 
 // ---- Snapshots ----
+//
+// A header is stored under its seq's key, as whole snapshots were before chunks existed,
+// and chunk c of the snapshot at seq under seq ‖ c (8 + 4 bytes, big-endian), right after
+// its header. Each snapshot is thus one contiguous key range, disjoint from the others':
+// a table file holding one snapshot overlaps no other, so RocksDB moves it down the
+// levels without rewriting it (and ingests large chunks straight into the last level).
+// A key of 8 bytes is a header; chunks whose header is missing (a snapshot cut short)
+// are skipped over, never taken for one.
 
-Status EventLog::PutSnapshot(std::uint64_t seq, std::string_view bytes) {
-  if (seq > size()) {
+namespace {
+
+constexpr std::size_t kHeaderKeySize = 8;
+constexpr std::size_t kChunkKeySize = 12;
+
+std::string ChunkKey(std::uint64_t seq, std::uint32_t chunk) {
+  std::string key = U64Bytes(seq);
+  for (int shift = 24; shift >= 0; shift -= 8) key += static_cast<char>(chunk >> shift);
+  return key;
+}
+
+// The seq of a header or chunk key; false for a key of any other shape.
+bool ParseSnapshotKey(const rocksdb::Slice& key, std::uint64_t* seq) {
+  if (key.size() != kHeaderKeySize && key.size() != kChunkKeySize) return false;
+  return ParseSeqKey(ToSpan(rocksdb::Slice(key.data(), kHeaderKeySize)), seq);
+}
+
+std::string ChunkName(std::uint64_t seq, std::uint32_t chunk) {
+  return "chunk " + std::to_string(chunk) + " of the snapshot at " + std::to_string(seq);
+}
+
+// Snapshots are written for a state the log holds, and not once appends stopped.
+Status SnapshotWritable(const EventLog& log, std::uint64_t seq) {
+  if (seq > log.size()) {
     return Status::InvalidArgument(
         "snapshot_ahead_of_log",
-        "snapshot at " + std::to_string(seq) + " but the log has " + std::to_string(size()));
+        "snapshot at " + std::to_string(seq) + " but the log has " + std::to_string(log.size()));
   }
-  if (Status h = health(); !h.ok()) return h;
+  return log.health();
+}
+
+}  // namespace
+
+Status EventLog::PutSnapshotChunks(std::uint64_t seq, std::span<const std::string_view> chunks) {
+  if (Status w = SnapshotWritable(*this, seq); !w.ok()) return w;
+  if (chunks.empty()) return Status::Ok();
+  if (chunks.size() > std::numeric_limits<std::uint32_t>::max()) {
+    return Status::InvalidArgument("snapshot_too_large", "more chunks than 32-bit numbers");
+  }
+  std::size_t total = 0;
+  for (auto chunk : chunks) total += chunk.size();
+  if (total < impl_->options.snapshot_file_bytes) {
+    rocksdb::WriteBatch batch;
+    for (std::uint32_t c = 0; c < chunks.size(); ++c) {
+      batch.Put(impl_->snapshots, ChunkKey(seq, c),
+                rocksdb::Slice(chunks[c].data(), chunks[c].size()));
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.disableWAL = true;  // PutSnapshot's flush makes them durable
+    rocksdb::Status s = impl_->db->Write(write_options, &batch);
+    if (!s.ok()) return FromRocks(s, "writing the snapshot chunks at " + std::to_string(seq));
+    return Status::Ok();
+  }
+  // Large chunks (a GiB at 10M tokens) are written sequentially into one table file and
+  // ingested: through the memtable they would be copied twice more, flushed as a dozen
+  // level-0 files and then compacted, i.e. written again, in the background. Their key
+  // range (one seq) overlaps no other file's, so the file lands in the last level as is.
+  std::lock_guard lock(impl_->snapshot_file_mu);
+  const std::string path = impl_->dir + "/snapshot_chunks.sst.tmp";
+  rocksdb::Options options(impl_->db->GetDBOptions(), impl_->db->GetOptions(impl_->snapshots));
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), options, impl_->snapshots);
+  rocksdb::Status s = writer.Open(path);
+  for (std::uint32_t c = 0; s.ok() && c < chunks.size(); ++c) {
+    s = writer.Put(ChunkKey(seq, c), rocksdb::Slice(chunks[c].data(), chunks[c].size()));
+  }
+  if (s.ok()) s = writer.Finish();  // syncs the file
+  if (s.ok()) {
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;
+    s = impl_->db->IngestExternalFile(impl_->snapshots, {path}, ingest);
+  }
+  // Gone once moved in; left behind by a failure, or by a crash until the next call.
+  static_cast<void>(options.env->DeleteFile(path));
+  if (!s.ok()) return FromRocks(s, "writing the snapshot chunks at " + std::to_string(seq));
+  return Status::Ok();
+}
+
+Status EventLog::PutSnapshot(std::uint64_t seq, std::string_view bytes) {
+  if (Status w = SnapshotWritable(*this, seq); !w.ok()) return w;
   auto key = SeqKey(seq);
-  // A snapshot is a cache of what the events say: it bypasses the write-ahead log (it
-  // can be large) and is made durable by flushing its family. A crash before the flush
-  // loses only the snapshot.
+  // The header bypasses the write-ahead log, like the chunks before it, and the flush
+  // makes both durable: a memtable's chunks are flushed with it or before it, and
+  // ingested chunks already are. A crash before the flush loses only the snapshot.
   rocksdb::WriteOptions write_options;
   write_options.disableWAL = true;
   rocksdb::Status s = impl_->db->Put(write_options, impl_->snapshots, ToSlice(key),
@@ -262,16 +345,45 @@ Result<std::optional<Snapshot>> EventLog::NearestSnapshot(std::uint64_t at_most_
   rocksdb::ReadOptions read_options;
   read_options.fill_cache = false;  // a snapshot is read once, and may be large
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options, impl_->snapshots));
-  auto key = SeqKey(std::min(at_most_seq, size()));
-  it->SeekForPrev(ToSlice(key));
-  if (!it->status().ok()) return FromRocks(it->status(), "finding a snapshot");
-  if (!it->Valid()) return std::optional<Snapshot>();
-  Snapshot snapshot;
-  if (!ParseSeqKey(ToSpan(it->key()), &snapshot.seq)) {
-    return Status::Corruption("log_damaged", "a snapshot key is malformed");
+  std::string target = U64Bytes(std::min(at_most_seq, size()));
+  for (;;) {
+    // The last key at or before the target: a header, or a chunk after its header.
+    it->SeekForPrev(target);
+    if (!it->status().ok()) return FromRocks(it->status(), "finding a snapshot");
+    if (!it->Valid()) return std::optional<Snapshot>();
+    Snapshot snapshot;
+    if (!ParseSnapshotKey(it->key(), &snapshot.seq)) {
+      return Status::Corruption("log_damaged", "a snapshot key is malformed");
+    }
+    if (it->key().size() == kHeaderKeySize) {
+      snapshot.bytes = it->value().ToString();
+      return std::optional<Snapshot>(std::move(snapshot));
+    }
+    const std::string header_key = U64Bytes(snapshot.seq);
+    rocksdb::PinnableSlice header;
+    rocksdb::Status s = impl_->db->Get(read_options, impl_->snapshots, header_key, &header);
+    if (s.ok()) {
+      snapshot.bytes = header.ToString();
+      return std::optional<Snapshot>(std::move(snapshot));
+    }
+    if (!s.IsNotFound()) return FromRocks(s, "reading a snapshot header");
+    // Chunks without a header: look below them.
+    if (snapshot.seq == 0) return std::optional<Snapshot>();
+    target = ChunkKey(snapshot.seq - 1, std::numeric_limits<std::uint32_t>::max());
   }
-  snapshot.bytes = it->value().ToString();
-  return std::optional<Snapshot>(std::move(snapshot));
+}
+
+Status EventLog::ReadSnapshotChunk(std::uint64_t seq, std::uint32_t chunk,
+                                   const std::function<Status(std::string_view)>& use) const {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;
+  rocksdb::PinnableSlice value;  // pins the block read, sparing a copy of the value
+  rocksdb::Status s = impl_->db->Get(read_options, impl_->snapshots, ChunkKey(seq, chunk), &value);
+  if (s.IsNotFound()) {
+    return Status::NotFound("snapshot_chunk_missing", ChunkName(seq, chunk) + " is missing");
+  }
+  if (!s.ok()) return FromRocks(s, "reading " + ChunkName(seq, chunk));
+  return use(std::string_view(value.data(), value.size()));
 }
 
 Result<std::vector<std::uint64_t>> EventLog::SnapshotSeqs() const {
@@ -279,12 +391,15 @@ Result<std::vector<std::uint64_t>> EventLog::SnapshotSeqs() const {
   read_options.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options, impl_->snapshots));
   std::vector<std::uint64_t> seqs;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  // From each snapshot's first key straight to the next snapshot's, over its chunks.
+  for (it->SeekToFirst(); it->Valid();) {
     std::uint64_t seq = 0;
-    if (!ParseSeqKey(ToSpan(it->key()), &seq)) {
+    if (!ParseSnapshotKey(it->key(), &seq)) {
       return Status::Corruption("log_damaged", "a snapshot key is malformed");
     }
-    if (seq <= size()) seqs.push_back(seq);
+    if (seq > size()) break;
+    if (it->key().size() == kHeaderKeySize) seqs.push_back(seq);
+    it->Seek(U64Bytes(seq + 1));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "listing snapshots");
   return seqs;

@@ -1,11 +1,20 @@
 // Restart: the state after reopening equals the state before closing, field by field,
-// whether it comes from a snapshot plus the tail or from the events alone.
+// whether it comes from a snapshot plus the tail or from the events alone; and what a
+// snapshot is allowed to be (every size, every chunking) and what it is refused for.
+#include <capnp/message.h>
+#include <capnp/serialize-packed.h>
 #include <gtest/gtest.h>
+#include <kj/io.h>
 
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <set>
 
 #include "engine/engine_impl.h"
 #include "engine/snapshot.h"
+#include "engine/state_store.h"
+#include "schema/snapshot.capnp.h"
 #include "storage/event_log.h"
 #include "tests/engine/engine_fixture.h"
 
@@ -60,6 +69,95 @@ void ExpectSameState(const State& a, const State& b) {
     EXPECT_EQ(b.tokens.Find(token.prefix.view()), i) << "the index finds every token";
   }
   EXPECT_TRUE(a == b);
+}
+
+// The state after events 1..seq, folded from the first event.
+State Folded(const storage::EventLog& log, std::uint64_t seq) {
+  State state;
+  EXPECT_TRUE(log.Scan(1, seq,
+                       [&](const storage::DecodedEvent& e) {
+                         internal::Evolve(state, e.envelope());
+                         return true;
+                       })
+                  .ok());
+  return state;
+}
+
+// A state of `tokens` tokens built directly, every field of a record varied with its
+// index, so that a round trip that loses, shifts or mixes up a field shows.
+State SyntheticState(std::uint32_t tokens) {
+  using internal::TokenKind;
+  State s;
+  s.revision = tokens + 50;
+  s.last_time_us = 1'767'225'600'000'000 + tokens;
+  for (Idx o = 0; o < 3; ++o) {
+    internal::Organization& org = s.OrgFor("org" + std::to_string(o));
+    org.name = "Org " + std::to_string(o);
+    org.policy.two_factor_required = o == 1;
+    org.domains.insert("d" + std::to_string(o) + ".example");
+    s.domain_owner["d" + std::to_string(o) + ".example"] = o;
+  }
+  for (Idx u = 0; u < 7; ++u) {
+    internal::User& user = s.UserFor("user" + std::to_string(u));
+    user.email = "user" + std::to_string(u) + "@d" + std::to_string(u % 3) + ".example";
+    user.two_factor_enabled = u % 2 == 0;
+    user.orgs = {u % 3};
+    s.orgs[u % 3].members.insert(u);
+  }
+  s.InternMethod("password");
+  s.InternMethod("oauth:github");
+  s.InternIpList({"203.0.113.0/24", "2001:db8::/32"});
+  for (std::uint32_t i = 0; i < tokens; ++i) {
+    internal::TokenRecord t;
+    const std::string prefix = "alp_" + std::to_string(i);
+    t.prefix = internal::Prefix(prefix);
+    t.secret_hash = storage::Sha256(prefix + "-secret");
+    t.kind = static_cast<TokenKind>(i % 3);
+    t.two_factor_used = i % 2 == 0;
+    t.extend_when_used = i % 3 == 0;
+    t.revoked = i % 5 == 0;
+    t.created_us = 1000 * static_cast<std::int64_t>(i);
+    t.expiry_time_us = i % 4 == 0 ? 0 : 5000 * static_cast<std::int64_t>(i);
+    t.last_used_us = 2000 * static_cast<std::int64_t>(i);
+    t.created_seq = i + 1;
+    t.owner = i % 7;
+    t.org = t.kind == TokenKind::kApplication ? i % 3 : internal::kNoIdx;
+    t.method = i % 2;
+    t.ip_allowlist = i % 2;
+    t.max_age_seconds = i % 3 == 0 ? 0 : 3600;
+    s.AddToken(t);
+  }
+  return s;
+}
+
+// Decodes `packed`, lets `edit` change it, and packs it again.
+template <typename Edit>
+std::string EditHeader(const std::string& packed, const Edit& edit) {
+  kj::ArrayInputStream input(kj::ArrayPtr<const kj::byte>(
+      reinterpret_cast<const kj::byte*>(packed.data()), packed.size()));
+  capnp::PackedMessageReader reader(input);
+  capnp::MallocMessageBuilder builder;
+  builder.setRoot(reader.getRoot<schema::Snapshot>());
+  edit(builder.getRoot<schema::Snapshot>());
+  kj::VectorOutputStream out;
+  capnp::writePackedMessage(out, builder);
+  auto bytes = out.getArray();
+  return {reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
+}
+
+// Overwrites `size` bytes at `offset` of record `index` in chunks of `chunk_records`.
+void Poke(internal::EncodedSnapshot& e, std::uint32_t chunk_records, std::uint32_t index,
+          std::size_t offset, const void* bytes, std::size_t size) {
+  std::string& chunk = e.chunks.at(index / chunk_records);
+  std::memcpy(chunk.data() + (index % chunk_records) * sizeof(internal::TokenRecord) + offset,
+              bytes, size);
+}
+
+void ExpectUndecodable(const internal::EncodedSnapshot& e, const std::string& what) {
+  auto decoded = internal::DecodeSnapshot(e);
+  ASSERT_FALSE(decoded.ok()) << what;
+  EXPECT_EQ(decoded.status().reason(), "snapshot_undecodable")
+      << what << ": " << decoded.status().ToString();
 }
 
 class Restart : public EngineTest {
@@ -141,13 +239,15 @@ TEST_F(Restart, ASnapshotPlusTheTailGivesTheSameStateAsAFullReplay) {
 TEST_F(Restart, SnapshotsRoundTripExactly) {
   PlayHistory();
   State state = Published(*engine_);
-  auto decoded = internal::DecodeSnapshot(internal::EncodeSnapshot(state));
-  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  ExpectSameState(state, *decoded);
+  for (std::uint32_t chunk_records : {1u, 2u, internal::kSnapshotChunkRecords}) {
+    auto decoded = internal::DecodeSnapshot(internal::EncodeSnapshot(state, chunk_records));
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    ExpectSameState(state, *decoded);
+  }
 }
 
 TEST_F(Restart, GarbageIsNotMistakenForASnapshot) {
-  auto decoded = internal::DecodeSnapshot("not a snapshot at all");
+  auto decoded = internal::DecodeSnapshot({"not a snapshot at all", {}});
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().reason(), "snapshot_undecodable");
 }
@@ -173,9 +273,15 @@ TEST_F(Restart, SnapshotsAreWrittenInTheBackgroundEveryIntervalEvents) {
     ASSERT_TRUE(s.ok());
     if (!s->has_value()) break;
     ++snapshots;
-    auto state = internal::DecodeSnapshot((*s)->bytes);
-    ASSERT_TRUE(state.ok());
-    EXPECT_EQ(state->revision, (*s)->seq);
+    const std::uint64_t seq = (*s)->seq;
+    auto state = internal::DecodeSnapshot(
+        (*s)->bytes,
+        [&](std::uint32_t chunk, const std::function<Status(std::string_view)>& use) {
+          return log->ReadSnapshotChunk(seq, chunk, use);
+        },
+        seq);
+    ASSERT_TRUE(state.ok()) << state.status().ToString();
+    EXPECT_EQ(state->revision, seq);
     if ((*s)->seq == 0) break;
     at = (*s)->seq - 1;
   }
@@ -189,11 +295,105 @@ TEST_F(Restart, ASnapshotThatDisagreesWithItsSeqIsRefused) {
   {
     auto log = std::move(storage::EventLog::Open(dir_.path(), {})).value();
     state.revision = 1;  // claims to be the state after event 1, stored at seq 2
-    ASSERT_TRUE(log->PutSnapshot(2, internal::EncodeSnapshot(state)).ok());
+    ASSERT_TRUE(internal::StoreSnapshot(*log, {2, internal::CopyForSnapshot(state)}).ok());
   }
   auto engine = Engine::Open(dir_.path(), Options());
   ASSERT_FALSE(engine.ok());
   EXPECT_EQ(engine.status().reason(), "snapshot_mismatch");
+}
+
+TEST_F(Restart, ChunkedSnapshotsLoadThroughTheLogWrittenEitherWay) {
+  PlayHistory();
+  State state = Published(*engine_);
+  ASSERT_GE(state.tokens.size(), 5u);
+  engine_.reset();
+  // Through the memtable (the default for small snapshots), and as an ingested file.
+  for (std::size_t file_bytes : {std::size_t{32} << 20, std::size_t{0}}) {
+    storage::EventLogOptions options;
+    options.snapshot_file_bytes = file_bytes;
+    {
+      auto log = std::move(storage::EventLog::Open(dir_.path(), options)).value();
+      ASSERT_TRUE(
+          internal::StoreSnapshot(*log, {state.revision, internal::CopyForSnapshot(state, 2)})
+              .ok());
+    }
+    auto log = std::move(storage::EventLog::Open(dir_.path(), options)).value();
+    auto loaded = internal::LoadState(*log, log->size());
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->snapshot_seq, state.revision);
+    ExpectSameState(state, loaded->state);
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+      EXPECT_NE(entry.path().extension(), ".tmp") << "left behind: " << entry.path();
+    }
+  }
+}
+
+TEST_F(Restart, AHalfWrittenSnapshotIsIgnored) {
+  PlayHistory();
+  ASSERT_TRUE(engine_->WriteSnapshot().ok());
+  const std::uint64_t complete = engine_->revision();
+  Must(engine_->ReactivateUser(admin_, "org1", "alice"));
+  Login("alice", "password", true);
+  const std::uint64_t cut_short = engine_->revision();
+  Login("bob", "password");
+  engine_.reset();  // writes a complete snapshot at the end, after `cut_short`
+  auto log = std::move(storage::EventLog::Open(dir_.path(), {})).value();
+  State expected = Folded(*log, cut_short);
+  // A snapshot at `cut_short` whose chunks were written but not its header (a crash).
+  internal::SnapshotImage image = internal::CopyForSnapshot(expected, 1);
+  ASSERT_TRUE(log->PutSnapshotChunks(cut_short, internal::ChunkBytes(image)).ok());
+  auto seqs = log->SnapshotSeqs();
+  ASSERT_TRUE(seqs.ok());
+  EXPECT_EQ(std::count(seqs->begin(), seqs->end(), cut_short), 0);
+  auto loaded = internal::LoadState(*log, cut_short);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->snapshot_seq, complete) << "the earlier complete snapshot, then the tail";
+  ExpectSameState(expected, loaded->state);
+  // Its header completes it.
+  ASSERT_TRUE(log->PutSnapshot(cut_short, internal::PackHeader(image)).ok());
+  loaded = internal::LoadState(*log, cut_short);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->snapshot_seq, cut_short);
+  ExpectSameState(expected, loaded->state);
+}
+
+TEST_F(Restart, ASnapshotMissingAChunkIsRefused) {
+  PlayHistory();
+  State state = Published(*engine_);
+  engine_.reset();
+  {
+    auto log = std::move(storage::EventLog::Open(dir_.path(), {})).value();
+    internal::SnapshotImage image = internal::CopyForSnapshot(state, 2);
+    auto chunks = internal::ChunkBytes(image);
+    ASSERT_GE(chunks.size(), 2u);
+    chunks.erase(chunks.begin() + 1);  // the header still counts it
+    ASSERT_TRUE(log->PutSnapshotChunks(state.revision, chunks).ok());
+    ASSERT_TRUE(log->PutSnapshot(state.revision, internal::PackHeader(image)).ok());
+  }
+  auto engine = Engine::Open(dir_.path(), Options());
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().reason(), "snapshot_undecodable") << engine.status().ToString();
+}
+
+TEST_F(Restart, ASnapshotOfAnOlderFormatIsIgnoredAndTheLogFolded) {
+  PlayHistory();
+  State before = Published(*engine_);
+  engine_.reset();
+  {
+    // What a format-2 build stored: one value under the seq, tokens in columns.
+    auto log = std::move(storage::EventLog::Open(dir_.path(), {})).value();
+    std::string old = EditHeader(internal::EncodeSnapshot(before).header, [](auto root) {
+      root.setFormatVersion(2);
+      root.initTokens().initPrefixes(1).set(0, "alp_old");
+    });
+    ASSERT_TRUE(log->PutSnapshot(before.revision, old).ok());
+    auto loaded = internal::LoadState(*log, log->size());
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->snapshot_seq, 0u) << "folded from the first event";
+    ExpectSameState(before, loaded->state);
+  }
+  Open();
+  ExpectSameState(before, Published(*engine_));
 }
 
 TEST_F(Restart, TwoFactorRevocationsAreInTheSameBatchAndNameTheirCause) {
@@ -224,6 +424,149 @@ TEST_F(Restart, TwoFactorRevocationsAreInTheSameBatchAndNameTheirCause) {
     revoked.insert(r.getTokenPrefix().cStr());
   }
   EXPECT_EQ(revoked, (std::set<std::string>{session.token_prefix, personal.token_prefix}));
+}
+
+// ---- The snapshot format itself, without a log ----
+
+TEST(SnapshotFormat, RoundTripsEveryStateSizeAndChunking) {
+  for (std::uint32_t tokens : {0u, 1u, 6u, 64u, 1000u}) {
+    State state = SyntheticState(tokens);
+    for (std::uint32_t chunk_records : {1u, 3u, 64u, internal::kSnapshotChunkRecords}) {
+      SCOPED_TRACE(std::to_string(tokens) + " tokens, chunks of " + std::to_string(chunk_records));
+      auto encoded = internal::EncodeSnapshot(state, chunk_records);
+      EXPECT_EQ(encoded.chunks.size(), (tokens + chunk_records - 1) / chunk_records);
+      auto decoded = internal::DecodeSnapshot(encoded);
+      ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+      ExpectSameState(state, *decoded);
+      if (tokens > 0) {
+        EXPECT_EQ(decoded->users[(tokens - 1) % 7].last_token, tokens - 1) << "owner lists";
+      }
+    }
+  }
+  EXPECT_TRUE(internal::DecodeSnapshot(internal::EncodeSnapshot(State{})).ok());
+}
+
+TEST(SnapshotFormat, AMissingChunkIsCorruption) {
+  auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  ASSERT_EQ(encoded.chunks.size(), 4u);
+  encoded.chunks.pop_back();
+  ExpectUndecodable(encoded, "last chunk missing");
+}
+
+TEST(SnapshotFormat, AChunkOfTheWrongSizeIsCorruption) {
+  const auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  for (std::size_t c = 0; c < encoded.chunks.size(); ++c) {
+    auto shorter = encoded;
+    shorter.chunks[c].pop_back();
+    ExpectUndecodable(shorter, "chunk " + std::to_string(c) + " a byte short");
+    auto longer = encoded;
+    longer.chunks[c].push_back('\0');
+    ExpectUndecodable(longer, "chunk " + std::to_string(c) + " a byte long");
+    auto empty = encoded;
+    empty.chunks[c].clear();
+    ExpectUndecodable(empty, "chunk " + std::to_string(c) + " empty");
+  }
+}
+
+TEST(SnapshotFormat, ARecordPointingOutsideTheStateIsCorruption) {
+  using internal::TokenRecord;
+  const auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  const std::pair<std::size_t, std::uint32_t> faults[] = {
+      {offsetof(TokenRecord, owner), 7},         {offsetof(TokenRecord, owner), internal::kNoIdx},
+      {offsetof(TokenRecord, org), 3},           {offsetof(TokenRecord, method), 2},
+      {offsetof(TokenRecord, ip_allowlist), 2},  {offsetof(TokenRecord, next_of_owner), 7},
+      {offsetof(TokenRecord, next_of_owner), 9},
+  };
+  for (const auto& [offset, value] : faults) {
+    auto damaged = encoded;
+    Poke(damaged, 3, 7, offset, &value, sizeof(value));
+    ExpectUndecodable(damaged, "offset " + std::to_string(offset) + " = " + std::to_string(value));
+  }
+}
+
+TEST(SnapshotFormat, BytesNoRecordCanHoldAreCorruption) {
+  using internal::TokenRecord;
+  const auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  const std::pair<std::size_t, unsigned char> faults[] = {
+      {offsetof(TokenRecord, kind), 3},
+      {offsetof(TokenRecord, two_factor_used), 2},
+      {offsetof(TokenRecord, extend_when_used), 0xff},
+      {offsetof(TokenRecord, revoked), 7},
+      {offsetof(TokenRecord, padding) + 2, 1},
+      {offsetof(TokenRecord, prefix) + internal::Prefix::kMax, 'x'},  // no terminating NUL
+  };
+  for (const auto& [offset, value] : faults) {
+    auto damaged = encoded;
+    Poke(damaged, 3, 4, offset, &value, 1);
+    ExpectUndecodable(damaged, "offset " + std::to_string(offset) + " = " + std::to_string(value));
+  }
+}
+
+TEST(SnapshotFormat, RecordsOutOfTheirOwnersOrderAreCorruption) {
+  // Tokens 0 and 7 belong to user 0; token 7 must point back to 0, not elsewhere.
+  auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  const Idx wrong = 1;
+  Poke(encoded, 3, 7, offsetof(internal::TokenRecord, next_of_owner), &wrong, sizeof(wrong));
+  ExpectUndecodable(encoded, "owner list through another owner's token");
+  encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  const Idx none = internal::kNoIdx;
+  Poke(encoded, 3, 7, offsetof(internal::TokenRecord, next_of_owner), &none, sizeof(none));
+  ExpectUndecodable(encoded, "owner list cut short");
+}
+
+TEST(SnapshotFormat, TwoTokensWithOnePrefixAreCorruption) {
+  for (std::uint32_t tokens : {2u, 1000u}) {
+    auto encoded = internal::EncodeSnapshot(SyntheticState(tokens), 64);
+    const internal::Prefix first("alp_0");
+    Poke(encoded, 64, tokens - 1, offsetof(internal::TokenRecord, prefix), &first, sizeof(first));
+    ExpectUndecodable(encoded, std::to_string(tokens) + " tokens");
+  }
+}
+
+TEST(SnapshotFormat, RecordsOfAnotherLayoutAreCorruption) {
+  const auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  auto damaged = encoded;
+  damaged.header = EditHeader(encoded.header, [](auto root) { root.setRecordSize(104); });
+  ExpectUndecodable(damaged, "record size");
+  damaged.header = EditHeader(encoded.header, [](auto root) { root.setRecordLayout(2); });
+  ExpectUndecodable(damaged, "record layout");
+}
+
+TEST(SnapshotFormat, CountsThatDisagreeAreCorruption) {
+  const auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  auto damaged = encoded;
+  damaged.header = EditHeader(encoded.header, [](auto root) { root.setTokenCount(11); });
+  ExpectUndecodable(damaged, "one token more than the chunks hold");
+  damaged.header = EditHeader(encoded.header, [](auto root) { root.setTokenCount(13); });
+  ExpectUndecodable(damaged, "one chunk more than stored");
+  damaged.header = EditHeader(encoded.header, [](auto root) { root.setChunkCount(5); });
+  ExpectUndecodable(damaged, "chunk count");
+  damaged.header = EditHeader(encoded.header, [](auto root) { root.setChunkRecords(0); });
+  ExpectUndecodable(damaged, "empty chunks");
+  damaged.header = EditHeader(encoded.header, [](auto root) { root.setTokenCount(1u << 30); });
+  ExpectUndecodable(damaged, "more tokens than events");
+  damaged.header = EditHeader(internal::EncodeSnapshot(State{}).header,
+                              [](auto root) { root.setChunkCount(1); });
+  ExpectUndecodable(damaged, "a chunk without tokens");
+}
+
+TEST(SnapshotFormat, EveryTruncationOfTheHeaderIsCorruption) {
+  const auto encoded = internal::EncodeSnapshot(SyntheticState(10), 3);
+  for (std::size_t size = 0; size < encoded.header.size(); ++size) {
+    auto damaged = encoded;
+    damaged.header.resize(size);
+    ExpectUndecodable(damaged, "header cut at " + std::to_string(size));
+  }
+}
+
+TEST(SnapshotFormat, AnotherFormatIsUnsupportedNotCorrupt) {
+  for (std::uint32_t format : {2u, 4u}) {
+    auto encoded = internal::EncodeSnapshot(SyntheticState(3));
+    encoded.header = EditHeader(encoded.header, [&](auto root) { root.setFormatVersion(format); });
+    auto decoded = internal::DecodeSnapshot(encoded);
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.status().reason(), "snapshot_format_unsupported");
+  }
 }
 
 }  // namespace

@@ -7,6 +7,14 @@
 //   engine_bench commands [--callers C] [--seconds S] [--dir D]
 //       commands per second (personal-token creation) under C concurrent callers, with
 //       p50/p99 latency.
+//   engine_bench snapshot --tokens N [--runs R] [--dir D] [--keep 1]
+//       snapshot write and load at N tokens: R times, one more event, WriteSnapshot on
+//       the open engine, close, and Open from that snapshot; each run and the medians.
+//       With --keep 1 the log is kept, and reused by the next run on the same --dir and
+//       --tokens.
+//   engine_bench open --dir D [--runs R]
+//       Open (and close) of an existing log R times, writing nothing: the load alone,
+//       beside opening the event log alone.
 //
 // The log for `check` is generated directly through the event log (orgs, users,
 // memberships, then N personal tokens with known secrets), then opened by the engine:
@@ -19,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -35,6 +44,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// CPU seconds of the whole process (every thread) so far: beside a wall time on a
+// shared machine, what the work itself cost.
+double CpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 constexpr std::int64_t kT0 = 1767225600LL * 1'000'000;
@@ -64,6 +81,8 @@ struct Args {
   int threads = 2;
   int callers = 64;
   double seconds = 3;
+  int runs = 3;
+  bool keep = false;
   std::string dir;
 };
 
@@ -80,6 +99,10 @@ Args Parse(int argc, char** argv) {
       a.callers = std::stoi(v);
     else if (k == "--seconds")
       a.seconds = std::stod(v);
+    else if (k == "--runs")
+      a.runs = std::stoi(v);
+    else if (k == "--keep")
+      a.keep = v == "1";
     else if (k == "--dir")
       a.dir = v;
   }
@@ -277,6 +300,115 @@ int RunCheck(const Args& a) {
   return 0;
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+int RunSnapshot(const Args& a) {
+  const std::string marker = a.dir + "/.engine_bench_tokens";
+  std::string kept;
+  if (a.keep) std::ifstream(marker) >> kept;
+  if (kept != std::to_string(a.tokens)) {
+    std::printf("generating %llu tokens ...\n", static_cast<unsigned long long>(a.tokens));
+    auto gen = Clock::now();
+    Generate(a.dir, a.tokens);
+    std::printf("generated in %.1f s\n", Since(gen));
+  }
+  // No background snapshots: each run writes exactly one, in the foreground.
+  EngineOptions options;
+  options.snapshot_interval = std::uint64_t{1} << 62;
+  auto open_start = Clock::now();
+  auto engine = Engine::Open(a.dir, options);
+  if (!engine.ok()) {
+    std::cerr << engine.status().ToString() << "\n";
+    return 1;
+  }
+  std::printf("first open (a kept snapshot, or folding every event): %.2f s (%llu events)\n",
+              Since(open_start), static_cast<unsigned long long>((*engine)->revision()));
+  std::vector<double> writes, closes, opens, write_cpus, open_cpus;
+  for (int run = 1; run <= a.runs; ++run) {
+    // One event first, so that each snapshot has a seq of its own, as in service (a
+    // second snapshot at one seq would overlap the first and cost RocksDB a compaction).
+    auto event = (*engine)->CreateOrganization(Actor::Admin("admin", "198.51.100.1"),
+                                               "bench-run-" + std::to_string((*engine)->revision()),
+                                               "Bench");
+    if (!event.ok()) {
+      std::cerr << event.status().ToString() << "\n";
+      return 1;
+    }
+    auto write_start = Clock::now();
+    double cpu_start = CpuSeconds();
+    Status written = (*engine)->WriteSnapshot();
+    writes.push_back(Since(write_start));
+    write_cpus.push_back(CpuSeconds() - cpu_start);
+    if (!written.ok()) {
+      std::cerr << written.ToString() << "\n";
+      return 1;
+    }
+    auto close_start = Clock::now();
+    engine->reset();  // nothing left to snapshot
+    closes.push_back(Since(close_start));
+    open_start = Clock::now();
+    cpu_start = CpuSeconds();
+    engine = Engine::Open(a.dir, options);
+    opens.push_back(Since(open_start));
+    open_cpus.push_back(CpuSeconds() - cpu_start);
+    if (!engine.ok()) {
+      std::cerr << engine.status().ToString() << "\n";
+      return 1;
+    }
+    std::printf(
+        "run %d: write snapshot %.2f s (cpu %.2f s), close %.2f s, open from the snapshot %.2f s "
+        "(cpu %.2f s)\n",
+        run, writes.back(), write_cpus.back(), closes.back(), opens.back(), open_cpus.back());
+  }
+  std::printf(
+      "median of %d: write snapshot %.2f s (cpu %.2f s), close %.2f s, open from the snapshot "
+      "%.2f s (cpu %.2f s)\n",
+      a.runs, Median(writes), Median(write_cpus), Median(closes), Median(opens), Median(open_cpus));
+  engine->reset();
+  if (a.keep) {
+    std::ofstream(marker) << a.tokens;
+  } else {
+    std::filesystem::remove_all(a.dir);
+  }
+  return 0;
+}
+
+int RunOpen(const Args& a) {
+  EngineOptions options;
+  options.snapshot_interval = std::uint64_t{1} << 62;
+  std::vector<double> logs, opens, cpus;
+  for (int run = 1; run <= a.runs; ++run) {
+    // The event log alone first (RocksDB's open), for how much of the engine's is its own.
+    auto log_start = Clock::now();
+    {
+      auto log = storage::EventLog::Open(a.dir, {});
+      if (!log.ok()) {
+        std::cerr << log.status().ToString() << "\n";
+        return 1;
+      }
+    }
+    logs.push_back(Since(log_start));
+    auto open_start = Clock::now();
+    const double cpu_start = CpuSeconds();
+    auto engine = Engine::Open(a.dir, options);
+    opens.push_back(Since(open_start));
+    cpus.push_back(CpuSeconds() - cpu_start);
+    if (!engine.ok()) {
+      std::cerr << engine.status().ToString() << "\n";
+      return 1;
+    }
+    std::printf("run %d: open %.2f s (cpu %.2f s, %llu events); the event log alone %.2f s\n", run,
+                opens.back(), cpus.back(), static_cast<unsigned long long>((*engine)->revision()),
+                logs.back());
+  }
+  std::printf("median of %d: open %.2f s (cpu %.2f s); the event log alone %.2f s\n", a.runs,
+              Median(opens), Median(cpus), Median(logs));
+  return 0;
+}
+
 int RunCommands(const Args& a) {
   std::filesystem::remove_all(a.dir);
   auto engine = std::move(Engine::Open(a.dir)).value();
@@ -336,8 +468,10 @@ int main(int argc, char** argv) {
   auto args = authledger::bench::Parse(argc, argv);
   if (args.mode == "check") return authledger::bench::RunCheck(args);
   if (args.mode == "commands") return authledger::bench::RunCommands(args);
+  if (args.mode == "snapshot") return authledger::bench::RunSnapshot(args);
+  if (args.mode == "open") return authledger::bench::RunOpen(args);
   std::fprintf(stderr,
-               "usage: engine_bench check|commands [--tokens N] [--threads T] "
-               "[--callers C] [--seconds S] [--dir D]\n");
+               "usage: engine_bench check|commands|snapshot|open [--tokens N] [--threads T] "
+               "[--callers C] [--seconds S] [--runs R] [--keep 1] [--dir D]\n");
   return 2;
 }
