@@ -5,6 +5,7 @@
 
 #include "tools/cli/commands.h"
 #include "tools/cli/demo.h"
+#include "tools/server/serve_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"authledger: authentication policy decisions over a tamper-evident event log"};
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   authledger::cli::AddLogCommands(app, io, &exit_code);
   authledger::cli::AddAuditCommands(app, io, &exit_code);
   authledger::cli::AddReplayCommands(app, io, &exit_code);
+  authledger::server::AddServeCommand(app, io, &exit_code);
 
   try {
     app.parse(argc, argv);

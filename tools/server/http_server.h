@@ -1,0 +1,65 @@
+// The HTTP/1.1 JSON front end of the server, on Boost.Beast with C++20 coroutines.
+//
+// A pool of threads (one per core by default) runs every connection as a coroutine on
+// its own strand. Every read and write has a deadline; bodies above max_body_bytes are
+// answered 413 and the connection closed; beyond max_connections a new connection gets
+// 503 and is closed. Stop() stops accepting, closes idle connections, lets requests in
+// flight finish (up to shutdown_grace), joins the threads and then destroys the Engine,
+// which closes the log cleanly. No Asio type appears here (pimpl).
+//
+// Thread-safety: Stop and Wait may be called from any thread except the server's own;
+// engine() may be used from any thread while the server runs.
+#pragma once
+
+#include <authledger/engine.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tools/server/api_keys.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace authledger::server {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
+  unsigned threads = 0;                   // 0 = std::thread::hardware_concurrency()
+  std::size_t max_connections = 1024;
+  std::size_t max_body_bytes = 64 * 1024;
+  std::chrono::milliseconds io_timeout{30000};      // per read or write
+  std::chrono::milliseconds shutdown_grace{10000};  // for requests in flight at Stop
+  bool handle_signals = false;                      // SIGINT/SIGTERM → Stop (Wait returns)
+  std::function<std::int64_t()> clock;              // µs since the epoch; default system
+};
+
+class HttpServer {
+ public:
+  // Binds and starts serving. Errors: bad listen address, port in use.
+  static Result<std::unique_ptr<HttpServer>> Start(std::unique_ptr<Engine> engine, ApiKeys keys,
+                                                   ServerOptions options,
+                                                   std::shared_ptr<spdlog::logger> logger);
+  ~HttpServer();  // Stop()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  std::uint16_t port() const;
+  // The engine behind the server (e.g. for setting up state in tests); valid until Stop.
+  Engine& engine();
+  // Blocks until a signal arrives (with handle_signals) or Stop is called elsewhere.
+  void Wait();
+  // Graceful shutdown; idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace authledger::server
