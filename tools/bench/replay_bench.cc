@@ -1281,6 +1281,21 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "replay_bench %s: %s\n", what, s.ToString().c_str());
     return 1;
   };
+  const std::vector<std::pair<const char*, Status (*)(Bench&)>> all = {
+      {"census", RowCensus}, {"replay", RowReplay}, {"read", RowRead},   {"explain", RowExplain},
+      {"token", RowToken},   {"policy", RowPolicy}, {"state", RowState}, {"impact", RowImpact},
+      {"verify", RowVerify}, {"check", RowCheck}};
+  std::set<std::string> known = {"none"};
+  for (const auto& [name, run] : all) known.insert(name);
+  for (std::size_t at = 1; at < rows.size();) {
+    const std::size_t end = rows.find(',', at);
+    if (!known.count(rows.substr(at, end - at))) {
+      std::fprintf(stderr, "replay_bench: unknown row '%s'\n%s", rows.substr(at, end - at).c_str(),
+                   kUsage);
+      return 2;
+    }
+    at = end + 1;
+  }
   if (Status s = EnsureLog(b.dir, shape); !s.ok()) return fail("generate", s);
 
   storage::EventLogOptions read_only;
@@ -1323,21 +1338,6 @@ int Main(int argc, char** argv) {
               b.last.tokens.records().size(), b.last.users.size(), b.last.orgs.size(),
               b.last.orgs[b.largest_org].id.c_str(), b.last.orgs[b.largest_org].members.size());
 
-  const std::vector<std::pair<const char*, Status (*)(Bench&)>> all = {
-      {"census", RowCensus}, {"replay", RowReplay}, {"read", RowRead},   {"explain", RowExplain},
-      {"token", RowToken},   {"policy", RowPolicy}, {"state", RowState}, {"impact", RowImpact},
-      {"verify", RowVerify}, {"check", RowCheck}};
-  std::set<std::string> known = {"none"};
-  for (const auto& [name, run] : all) known.insert(name);
-  for (std::size_t at = 1; at < rows.size();) {
-    const std::size_t end = rows.find(',', at);
-    if (!known.count(rows.substr(at, end - at))) {
-      std::fprintf(stderr, "replay_bench: unknown row '%s'\n%s", rows.substr(at, end - at).c_str(),
-                   kUsage);
-      return 2;
-    }
-    at = end + 1;
-  }
   for (const auto& [name, run] : all) {
     if (rows.find("," + std::string(name) + ",") == std::string::npos) continue;
     std::ifstream loadavg("/proc/loadavg");
