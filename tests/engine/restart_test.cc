@@ -429,7 +429,7 @@ TEST_F(Restart, TwoFactorRevocationsAreInTheSameBatchAndNameTheirCause) {
 // ---- The snapshot format itself, without a log ----
 
 TEST(SnapshotFormat, RoundTripsEveryStateSizeAndChunking) {
-  for (std::uint32_t tokens : {0u, 1u, 6u, 64u, 1000u}) {
+  for (std::uint32_t tokens : {0u, 1u, 6u, 64u, 1000u, 20000u}) {
     State state = SyntheticState(tokens);
     for (std::uint32_t chunk_records : {1u, 3u, 64u, internal::kSnapshotChunkRecords}) {
       SCOPED_TRACE(std::to_string(tokens) + " tokens, chunks of " + std::to_string(chunk_records));
