@@ -4,6 +4,7 @@
 #include "engine/engine_impl.h"
 #include "engine/rules.h"
 #include "engine/snapshot.h"
+#include "engine/log_checkpoint.h"
 #include "engine/state_store.h"
 #include "engine/token_secret.h"
 #include "storage/hash.h"
@@ -108,13 +109,7 @@ State EngineImpl::PublishedState() const {
 Result<LogCheckpoint> EngineImpl::Checkpoint() const {
   auto c = log_->CurrentCheckpoint();
   if (!c.ok()) return c.status();
-  LogCheckpoint out;
-  out.size = c->size;
-  out.root_hex = storage::ToHex(c->root);
-  out.time_us = c->time_us;
-  out.signature_hex = storage::ToHex(c->signature);
-  out.key_id = c->key_id;
-  return out;
+  return PublicCheckpoint(*c);
 }
 
 Status EngineImpl::WriteSnapshot() {

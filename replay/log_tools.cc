@@ -14,6 +14,7 @@
 #include <span>
 
 #include "engine/state.h"
+#include "engine/log_checkpoint.h"
 #include "engine/state_store.h"
 #include "replay/event_json.h"
 #include "replay/json_writer.h"
@@ -209,13 +210,7 @@ Result<LogCheckpoint> ReadCheckpoint(const std::string& data_dir, const std::str
   if (!log.ok()) return log.status();
   auto c = (*log)->CurrentCheckpoint();
   if (!c.ok()) return c.status();
-  LogCheckpoint out;
-  out.size = c->size;
-  out.root_hex = storage::ToHex(c->root);
-  out.time_us = c->time_us;
-  out.signature_hex = storage::ToHex(c->signature);
-  out.key_id = c->key_id;
-  return out;
+  return internal::PublicCheckpoint(*c);
 }
 
 std::string CheckpointToJson(const LogCheckpoint& c) {
