@@ -57,15 +57,6 @@ std::string RevocationReasonName(schema::RevocationReason r) {
   return "unknown";
 }
 
-std::vector<FieldChange> PolicyDiff(const std::string& org_id, const AuthenticationPolicy& before,
-                                    const AuthenticationPolicy& after) {
-  std::vector<FieldChange> out;
-  FieldMap b = DescribePolicy(before);
-  FieldMap a = DescribePolicy(after);
-  DiffFields("organization " + org_id, &b, &a, out);
-  return out;
-}
-
 internal::CheckOptions IpOptions(const std::string& ip) {
   internal::CheckOptions o;
   o.check_ip = !ip.empty();
@@ -253,7 +244,7 @@ class AuditorImpl final : public Auditor {
       v.time_us = env.getTimeUs();
       v.actor_kind = ActorKindName(env.getActor().getKind());
       v.actor_id = Str(env.getActor().getId());
-      v.changes = PolicyDiff(org_id, previous, v.policy);
+      v.changes = PolicyChanges("organization " + org_id, previous, v.policy);
       previous = v.policy;
       if ((from_us == 0 || v.time_us >= from_us) && (to_us == 0 || v.time_us <= to_us)) {
         versions.push_back(std::move(v));

@@ -229,3 +229,17 @@ std::vector<FieldChange> DiffStates(const State& a, const State& b) {
 }
 
 }  // namespace authledger::replay
+
+namespace authledger {
+
+std::vector<FieldChange> PolicyChanges(const std::string& entity,
+                                       const AuthenticationPolicy& before,
+                                       const AuthenticationPolicy& after) {
+  std::vector<FieldChange> out;
+  const replay::FieldMap b = replay::DescribePolicy(before);
+  const replay::FieldMap a = replay::DescribePolicy(after);
+  replay::DiffFields(entity, &b, &a, out);
+  return out;
+}
+
+}  // namespace authledger

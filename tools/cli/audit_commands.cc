@@ -73,7 +73,7 @@ void AddPolicyHistory(CLI::App* audit, CommandIo io, int* exit_code) {
         }
         t.Add({std::to_string(v.policy.version) + (v.forced ? " (forced)" : ""),
                std::to_string(v.seq), FormatTime(v.time_us), ActorText(v.actor_kind, v.actor_id),
-               ChangesText(shown, false)});
+               ChangesText(shown)});
       }
       t.Print(io.out);
       return Status::Ok();

@@ -42,12 +42,6 @@ Result<std::int64_t> ParseTimeArg(const std::string& text) {
   return *t;
 }
 
-Result<bool> ParseBool(const std::string& text) {
-  if (text == "true") return true;
-  if (text == "false") return false;
-  return Status::InvalidArgument("invalid_bool", "'" + text + "' is neither true nor false");
-}
-
 // ---- Text forms ----
 
 std::string Time(std::int64_t us) { return us == 0 ? "-" : FormatTime(us); }
@@ -85,15 +79,15 @@ std::string ChangesJson(const std::vector<FieldChange>& changes) {
   return a.Done();
 }
 
-std::string ChangesText(const std::vector<FieldChange>& changes, bool with_entity) {
+std::string ChangeText(const FieldChange& c) {
+  if (c.field.empty()) return c.after.empty() ? "removed" : "created";
+  return c.field + ": " + (c.before.empty() ? "\"\"" : c.before) + " → " +
+         (c.after.empty() ? "\"\"" : c.after);
+}
+
+std::string ChangesText(const std::vector<FieldChange>& changes) {
   std::string out;
-  for (const auto& c : changes) {
-    if (!out.empty()) out += "; ";
-    if (with_entity) out += c.entity + " ";
-    out += c.field.empty() ? (c.after.empty() ? "removed" : "created")
-                           : c.field + ": " + (c.before.empty() ? "\"\"" : c.before) + " → " +
-                                 (c.after.empty() ? "\"\"" : c.after);
-  }
+  for (const auto& c : changes) out += (out.empty() ? "" : "; ") + ChangeText(c);
   return out.empty() ? "-" : out;
 }
 

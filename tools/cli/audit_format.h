@@ -20,14 +20,15 @@ namespace authledger::cli {
 // "123" is a seq; anything else must be an RFC 3339 time; "" is now (the end of the log).
 Result<Moment> ParseMoment(const std::string& text);
 Result<std::int64_t> ParseTimeArg(const std::string& text);
-Result<bool> ParseBool(const std::string& text);
 
 std::string Time(std::int64_t us);  // RFC 3339, "-" for 0
 std::string Yes(bool b);
 std::string Allowed(bool allowed, const std::string& reason);
 std::string Seq(std::uint64_t seq);  // "-" for 0
 std::string ActorText(const std::string& kind, const std::string& id);
-std::string ChangesText(const std::vector<FieldChange>& changes, bool with_entity);
+// "field: before → after" ("created"/"removed" for a whole entity); a list joined by "; ".
+std::string ChangeText(const FieldChange& c);
+std::string ChangesText(const std::vector<FieldChange>& changes);
 void PrintImpact(std::ostream& out, const std::vector<ImpactEntry>& impact);
 
 std::string PolicyJson(const AuthenticationPolicy& p);

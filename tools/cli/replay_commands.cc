@@ -152,11 +152,7 @@ void AddReplay(CLI::App& app, CommandIo io, int* exit_code) {
                  << (e.event.cause ? "  (caused by seq " + std::to_string(e.event.cause) + ")" : "")
                  << "\n";
           for (const auto& c : e.changes) {
-            io.out << "    " << c.entity << " "
-                   << (c.field.empty() ? (c.after.empty() ? "removed" : "created")
-                                       : c.field + ": " + (c.before.empty() ? "\"\"" : c.before) +
-                                             " → " + (c.after.empty() ? "\"\"" : c.after))
-                   << "\n";
+            io.out << "    " << c.entity << " " << ChangeText(c) << "\n";
           }
           return true;
         });
@@ -175,6 +171,22 @@ void AddReplay(CLI::App& app, CommandIo io, int* exit_code) {
 
 // ---- policy set --dry-run ----
 
+// The boolean fields of a policy update, by Aiven's names (flags spell them with '-').
+struct BoolField {
+  const char* name;
+  std::optional<bool> PolicyUpdate::*member;
+};
+constexpr BoolField kBoolFields[] = {
+    {"password_auth_enabled", &PolicyUpdate::password_auth_enabled},
+    {"two_factor_required", &PolicyUpdate::two_factor_required},
+    {"oauth_enabled", &PolicyUpdate::oauth_enabled},
+    {"saml_enabled", &PolicyUpdate::saml_enabled},
+    {"saml_allow_external", &PolicyUpdate::saml_allow_external},
+    {"personal_tokens_enabled", &PolicyUpdate::personal_tokens_enabled},
+    {"personal_tokens_require_allowed_auth_method",
+     &PolicyUpdate::personal_tokens_require_allowed_auth_method},
+};
+
 void AddPolicySet(CLI::App& app, CommandIo io, int* exit_code) {
   auto* policy = app.add_subcommand("policy", "An organization's authentication policy");
   policy->require_subcommand(1);
@@ -183,17 +195,15 @@ void AddPolicySet(CLI::App& app, CommandIo io, int* exit_code) {
   auto common = std::make_shared<Common>();
   auto org = std::make_shared<std::string>();
   auto dry_run = std::make_shared<bool>(false);
-  auto fields = std::make_shared<std::map<std::string, std::string>>();
+  auto update = std::make_shared<PolicyUpdate>();
   auto providers = std::make_shared<std::vector<std::string>>();
   cmd->add_option("ORG", *org, "Organization id")->required();
-  for (const char* field : {"password_auth_enabled", "two_factor_required", "oauth_enabled",
-                            "saml_enabled", "saml_allow_external", "personal_tokens_enabled",
-                            "personal_tokens_require_allowed_auth_method"}) {
-    std::string flag = std::string("--") + field;
+  for (const BoolField& field : kBoolFields) {
+    std::string flag = std::string("--") + field.name;
     std::replace(flag.begin(), flag.end(), '_', '-');
     cmd->add_option_function<std::string>(
-           flag, [fields, field](const std::string& v) { (*fields)[field] = v; },
-           std::string("true|false: ") + field)
+           flag, [update, field](const std::string& v) { (*update).*field.member = v == "true"; },
+           std::string("true|false: ") + field.name)
         ->check(CLI::IsMember({"true", "false"}));
   }
   cmd->add_option("--oauth-providers", *providers, "github, google, microsoft (any of them)")
@@ -210,23 +220,8 @@ void AddPolicySet(CLI::App& app, CommandIo io, int* exit_code) {
       return;
     }
     Run(io, exit_code, *common, false, [&](Auditor& a) -> Status {
-      PolicyUpdate update;
-      std::map<std::string, std::optional<bool>*> slots = {
-          {"password_auth_enabled", &update.password_auth_enabled},
-          {"two_factor_required", &update.two_factor_required},
-          {"oauth_enabled", &update.oauth_enabled},
-          {"saml_enabled", &update.saml_enabled},
-          {"saml_allow_external", &update.saml_allow_external},
-          {"personal_tokens_enabled", &update.personal_tokens_enabled},
-          {"personal_tokens_require_allowed_auth_method",
-           &update.personal_tokens_require_allowed_auth_method}};
-      for (const auto& [field, value] : *fields) {
-        auto b = ParseBool(value);
-        if (!b.ok()) return b.status();
-        *slots.at(field) = *b;
-      }
-      if (!providers->empty()) update.oauth_providers = *providers;
-      auto change = a.DryRunPolicy(*org, update);
+      if (!providers->empty()) update->oauth_providers = *providers;
+      auto change = a.DryRunPolicy(*org, *update);
       if (!change.ok()) return change.status();
       if (common->json) {
         io.out << JsonObject()
@@ -240,24 +235,8 @@ void AddPolicySet(CLI::App& app, CommandIo io, int* exit_code) {
       }
       io.out << "Dry run for " << *org << " (nothing appended)\n";
       Table t({"FIELD", "NOW", "PROPOSED"});
-      auto b = change->before, n = change->after;
-      auto row = [&](const char* name, bool x, bool y) {
-        if (x != y) t.Add({name, x ? "true" : "false", y ? "true" : "false"});
-      };
-      row("password_auth_enabled", b.password_auth_enabled, n.password_auth_enabled);
-      row("two_factor_required", b.two_factor_required, n.two_factor_required);
-      row("oauth_enabled", b.oauth_enabled, n.oauth_enabled);
-      row("saml_enabled", b.saml_enabled, n.saml_enabled);
-      row("saml_allow_external", b.saml_allow_external, n.saml_allow_external);
-      row("personal_tokens_enabled", b.personal_tokens_enabled, n.personal_tokens_enabled);
-      row("personal_tokens_require_allowed_auth_method",
-          b.personal_tokens_require_allowed_auth_method,
-          n.personal_tokens_require_allowed_auth_method);
-      if (b.oauth_providers != n.oauth_providers) {
-        std::string x, y;
-        for (const auto& p : b.oauth_providers) x += (x.empty() ? "" : ",") + p;
-        for (const auto& p : n.oauth_providers) y += (y.empty() ? "" : ",") + p;
-        t.Add({"oauth_providers", x, y});
+      for (const auto& c : PolicyChanges(*org, change->before, change->after)) {
+        if (c.field != "version") t.Add({c.field, c.before, c.after});
       }
       t.Print(io.out);
       io.out << "\n";

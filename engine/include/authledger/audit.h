@@ -183,6 +183,12 @@ struct AuditOptions {
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
+// The fields that differ between two policies (Aiven's names, "version" included), as
+// changes of `entity`.
+std::vector<FieldChange> PolicyChanges(const std::string& entity,
+                                       const AuthenticationPolicy& before,
+                                       const AuthenticationPolicy& after);
+
 class Auditor {
  public:
   // Opens the log in `dir` read-only (beside a live engine, if one runs).
