@@ -4,10 +4,13 @@
 #include <authledger/log_tools.h>
 #include <capnp/compat/json.h>
 #include <capnp/message.h>
+#include <capnp/serialize-packed.h>
 #include <gtest/gtest.h>
+#include <kj/io.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +23,7 @@
 
 #include "engine/state_store.h"
 #include "replay/event_json.h"
+#include "schema/snapshot.capnp.h"
 #include "storage/event_log.h"
 #include "storage/tamper.h"
 #include "tests/engine/engine_fixture.h"
@@ -592,6 +596,30 @@ TEST_F(LogToolsTest, VerifyReportsASnapshotStoredUnderAnotherSeq) {
   VerifyReport report = Verify();
   EXPECT_EQ(report.problem, "snapshot_mismatch") << report.message;
   EXPECT_EQ(report.bad_seq, 6u);
+}
+
+TEST_F(LogToolsTest, VerifyDoesNotCountASnapshotOfAnotherFormatAsCompared) {
+  PlayStory();
+  Close();
+  {
+    // A header of a format this build does not read, stored at seq 6.
+    capnp::MallocMessageBuilder builder;
+    auto root = builder.initRoot<schema::Snapshot>();
+    root.setFormatVersion(99);
+    root.setRevision(6);
+    kj::VectorOutputStream out;
+    capnp::writePackedMessage(out, builder);
+    auto bytes = out.getArray();
+    auto log = OpenLog(/*read_only=*/false);
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(
+        log->PutSnapshot(6, {reinterpret_cast<const char*>(bytes.begin()), bytes.size()}).ok());
+  }
+  VerifyReport report = Verify();
+  EXPECT_TRUE(report.ok()) << report.message;
+  EXPECT_EQ(report.snapshots_unread, std::vector<std::uint64_t>{6});
+  EXPECT_EQ(std::count(report.snapshot_seqs.begin(), report.snapshot_seqs.end(), 6u), 0);
+  EXPECT_NE(VerifyReportToJson(report).find("\"snapshots_unread\":[6]"), std::string::npos);
 }
 
 // ---- Export ----

@@ -272,12 +272,21 @@ void PrintVerify(const VerifyReport& r, bool json, std::ostream& out) {
             r.checkpoints_checked == 0
                 ? "none given"
                 : Plural(r.checkpoints_checked, "kept checkpoint") + " consistent with the log");
-  std::string snapshots = r.snapshot_seqs.empty() ? "none stored" : "";
+  std::string snapshots;
+  if (r.snapshot_seqs.empty())
+    snapshots = r.snapshots_unread.empty() ? "none stored" : "none compared";
   for (std::size_t i = 0; i < r.snapshot_seqs.size(); ++i) {
     snapshots += (i == 0 ? "at seq " : ", ") + std::to_string(r.snapshot_seqs[i]);
   }
   if (!r.snapshot_seqs.empty()) snapshots += ": equal to the state replayed from the events";
   table.Row("snapshots", snapshots);
+  if (!r.snapshots_unread.empty()) {
+    std::string unread;
+    for (std::uint64_t seq : r.snapshots_unread) {
+      unread += (unread.empty() ? "at seq " : ", ") + std::to_string(seq);
+    }
+    table.Row("not compared", unread + ": stored in a format this build does not read");
+  }
   table.Row("result", "ok");
   table.Print(out);
 }
