@@ -1,5 +1,6 @@
 #include "tools/bench/bench_support.h"
 
+#include <kj/exception.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -310,6 +311,17 @@ storage::EventLog::DurableCallback CountGroups(GroupCounter& groups) {
 void PrintLatency(const char* what, const LatencySample& latency) {
   std::printf("%s latency: p50 %.1f us, p99 %.1f us, max %.1f us (%zu samples)\n", what,
               latency.PercentileUs(50), latency.PercentileUs(99), latency.MaxUs(), latency.size());
+}
+
+int GuardedMain(const char* name, int (*main)(int, char**), int argc, char** argv) {
+  try {
+    return main(argc, argv);
+  } catch (const kj::Exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+  }
+  return 1;
 }
 
 }  // namespace authledger::bench

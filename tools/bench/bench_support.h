@@ -170,4 +170,8 @@ Status RunFill(const Flags& flags, const Common& common);
 Status RunScan(const Flags& flags, const Common& common);
 Status RunProve(const Flags& flags, const Common& common);
 
+// Runs a benchmark's main; third-party exceptions (kj from Cap'n Proto, bad_alloc) end
+// here with "<name>: <what>" on stderr and exit status 1.
+int GuardedMain(const char* name, int (*main)(int, char**), int argc, char** argv);
+
 }  // namespace authledger::bench

@@ -87,13 +87,5 @@ int Main(int argc, char** argv) {
 }  // namespace authledger::bench
 
 int main(int argc, char** argv) {
-  // Third-party exceptions (kj from Cap'n Proto, bad_alloc) end here, as in every tool.
-  try {
-    return authledger::bench::Main(argc, argv);
-  } catch (const kj::Exception& e) {
-    std::fprintf(stderr, "log_bench: %s\n", e.getDescription().cStr());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "log_bench: %s\n", e.what());
-  }
-  return 1;
+  return authledger::bench::GuardedMain("log_bench", authledger::bench::Main, argc, argv);
 }

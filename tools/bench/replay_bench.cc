@@ -1354,12 +1354,5 @@ int Main(int argc, char** argv) {
 }  // namespace authledger::bench
 
 int main(int argc, char** argv) {
-  try {
-    return authledger::bench::Main(argc, argv);
-  } catch (const kj::Exception& e) {
-    std::fprintf(stderr, "replay_bench: %s\n", e.getDescription().cStr());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "replay_bench: %s\n", e.what());
-  }
-  return 1;
+  return authledger::bench::GuardedMain("replay_bench", authledger::bench::Main, argc, argv);
 }
