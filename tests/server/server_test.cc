@@ -13,124 +13,12 @@
 #include <future>
 #include <thread>
 
-#include "tests/support/temp_dir.h"
-#include "tools/server/http_server.h"
+#include "tests/server/server_fixture.h"
 
 namespace authledger::server {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using Response = http::response<http::string_body>;
-
-constexpr std::int64_t kStartUs = 1767225600LL * 1'000'000;  // 2026-01-01T00:00:00Z
-constexpr const char* kBackendKey = "backend-key-0123456789";
-constexpr const char* kAdminKey = "admin-key-0123456789ab";
-constexpr const char* kAuditorKey = "auditor-key-0123456789";
-
-// One keep-alive connection to the server.
-class Client {
- public:
-  explicit Client(std::uint16_t port) {
-    stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    stream_.expires_after(std::chrono::seconds(10));
-  }
-
-  Response Send(http::verb method, const std::string& target, const std::string& key = {},
-                const std::string& body = {}) {
-    http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    if (!key.empty()) req.set(http::field::authorization, "Bearer " + key);
-    if (!body.empty() || method != http::verb::get) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-      req.prepare_payload();
-    }
-    http::write(stream_, req);
-    return Read();
-  }
-
-  // Bytes as they are, for requests a well-behaved client would never send.
-  void SendRaw(const std::string& bytes) { asio::write(stream_.socket(), asio::buffer(bytes)); }
-
-  Response Read() {
-    Response res;
-    http::read(stream_, buffer_, res);
-    return res;
-  }
-
-  // Whether the server has closed the connection (the next read hits the end).
-  bool Closed() {
-    beast::error_code ec;
-    Response res;
-    http::read(stream_, buffer_, res, ec);
-    return ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-           ec == asio::error::eof;
-  }
-
- private:
-  asio::io_context ioc_;
-  beast::tcp_stream stream_{ioc_};
-  beast::flat_buffer buffer_;
-};
-
-class ServerTest : public ::testing::Test {
- protected:
-  void SetUp() override { StartServer(); }
-
-  void StartServer(std::size_t max_connections = 64) {
-    auto keys = ApiKeys::Parse(std::string("ci backend ") + kBackendKey + "\nops admin " +
-                               kAdminKey + "\naudit auditor " + kAuditorKey + "\n");
-    ASSERT_TRUE(keys.ok()) << keys.status().ToString();
-    EngineOptions engine_options;
-    engine_options.clock = [] { return kStartUs; };
-    auto engine = Engine::Open(dir_.Sub("data"), engine_options);
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    ServerOptions options;
-    options.listen = "127.0.0.1:0";
-    options.threads = 2;
-    options.max_connections = max_connections;
-    options.io_timeout = std::chrono::seconds(5);
-    options.clock = [slow = slow_clock_] {
-      if (slow->load()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      return kStartUs;
-    };
-    auto logger = std::make_shared<spdlog::logger>("server-test",
-                                                   std::make_shared<spdlog::sinks::null_sink_mt>());
-    auto server =
-        HttpServer::Start(std::move(engine).value(), std::move(keys).value(), options, logger);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-  }
-
-  // Organization acme (managing acme.com) with member alice, logged in by password.
-  std::string AliceSession() {
-    Engine& e = server_->engine();
-    const Actor admin = Actor::Admin("admin1", "127.0.0.1");
-    EXPECT_TRUE(e.CreateOrganization(admin, "acme", "Acme").ok());
-    EXPECT_TRUE(e.VerifyDomain(admin, "acme", "acme.com").ok());
-    EXPECT_TRUE(e.RegisterUser(admin, "alice", "alice@acme.com").ok());
-    EXPECT_TRUE(e.AddMember(admin, "acme", "alice").ok());
-    auto session = e.RecordLogin(Actor::User("alice"), {"alice", "password", false});
-    EXPECT_TRUE(session.ok()) << session.status().ToString();
-    return session.ok() ? session->secret : std::string();
-  }
-
-  Client Connect() { return Client(server_->port()); }
-
-  testing::TempDir dir_;
-  std::shared_ptr<std::atomic<bool>> slow_clock_ = std::make_shared<std::atomic<bool>>(false);
-  std::unique_ptr<HttpServer> server_;
-};
-
-bool Has(const Response& res, const std::string& text) {
-  return res.body().find(text) != std::string::npos;
-}
-
-constexpr const char* kPolicyPath = "/v1/organization/acme/config/authentication";
-constexpr const char* kAllowlistPath = "/v1/organization/acme/config/api-client-ip-allowlist";
+using namespace testing_support;  // NOLINT: the fixture's vocabulary
 
 TEST_F(ServerTest, HealthzNeedsNoKey) {
   auto res = Connect().Send(http::verb::get, "/healthz");

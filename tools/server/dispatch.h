@@ -1,40 +1,79 @@
-// The server's API without sockets: one request (method, path, key, body, peer address)
-// in, one response (HTTP status, JSON body) out. The HTTP front end (http_server.h)
-// and a future binary protocol share it.
+// The HTTP/JSON routes of the server: each route names one request of the wire API
+// (schema/wire.capnp); its path parameters, query and JSON body fill that request,
+// Service answers it, and the answer's body member goes back as JSON. No sockets here
+// (http_server.h has them).
 //
-// Routes (roles: B backend, A admin, R auditor; "-" no key):
-//   GET   /healthz                                              -
-//   GET   /metrics (Prometheus text; counters only, no ids)      -
-//   POST  /v1/check                                             B A
-//   GET   /v1/organization/{org_id}/config/authentication       B A R
-//   PATCH /v1/organization/{org_id}/config/authentication       A
-//   GET   /v1/organization/{org_id}/config/api-client-ip-allowlist  B A R
-//   PUT   /v1/organization/{org_id}/config/api-client-ip-allowlist  A
-//   GET   /v1/log/checkpoint                                    A R
-// Errors are {"reason": <stable code>, "message": ...}.
+// Routes (B backend, A admin, R auditor; "-" no key; bodies are the request's fields):
+//   GET    /healthz                                                    -
+//   GET    /metrics (Prometheus text)                                  -
+//   POST   /v1/check                          check_token              B A
+//   POST   /v1/check/personal-token           can_create_personal_token B A
+//   POST   /v1/explain                        explain                  B A
+//   POST   /v1/organization                   create_organization      A
+//   POST   /v1/organization/{org_id}/domain   verify_domain            A
+//   DELETE /v1/organization/{org_id}/domain/{domain}        unverify_domain   A
+//   POST   /v1/organization/{org_id}/idp      add_idp                  A
+//   DELETE /v1/organization/{org_id}/idp/{idp_id}           remove_idp        A
+//   PUT    /v1/organization/{org_id}/member/{user_id}       add_member        A
+//   DELETE /v1/organization/{org_id}/member/{user_id}       remove_member     A
+//   POST   /v1/organization/{org_id}/member/{user_id}/deactivate   deactivate_user  A
+//   POST   /v1/organization/{org_id}/member/{user_id}/reactivate   reactivate_user  A
+//   POST   /v1/organization/{org_id}/application-user               create_application_user A
+//   DELETE /v1/organization/{org_id}/application-user/{user_id}     delete_application_user A
+//   POST   /v1/organization/{org_id}/application-user/{app_user_id}/token
+//                                             create_application_token A
+//   GET    /v1/organization/{org_id}/config/authentication          get_policy     B A R
+//   PATCH  /v1/organization/{org_id}/config/authentication          update_policy  A
+//          (with "dry_run": true or ?dry_run=true: the impact only  A R)
+//   GET    /v1/organization/{org_id}/config/api-client-ip-allowlist get_ip_allowlist B A R
+//   PUT    /v1/organization/{org_id}/config/api-client-ip-allowlist update_ip_allowlist A
+//   POST   /v1/user                           register_user            B A
+//   POST   /v1/user/{user_id}/two-factor/enable   enable_two_factor    B A
+//   POST   /v1/user/{user_id}/two-factor/disable  disable_two_factor   B A
+//   POST   /v1/user/{user_id}/expire-tokens   expire_user_tokens       A
+//   POST   /v1/login                          record_login             B A
+//   DELETE /v1/session/{session_prefix}       end_session              B A
+//   POST   /v1/session/{session_prefix}/token create_personal_token    B A
+//   DELETE /v1/token/{token_prefix}[?org_id=] revoke_token             B A (A with org_id)
+//   GET    /v1/audit/policy/{org_id}[?from_us&to_us]                   audit_policy  A R
+//   GET    /v1/audit/policy/{org_id}/at[?seq|time_us]                  policy_at     A R
+//   GET    /v1/audit/token/{token_prefix}[?ip]                         audit_token   A R
+//   GET    /v1/audit/explain/{token_prefix}/{org_id}[?at_seq|at_us&time_us&ip]
+//                                                                      audit_explain A R
+//   GET    /v1/audit/impact/{seq}                                      audit_impact  A R
+//   GET    /v1/audit/who/{org_id}[?seq|time_us]                        audit_who     A R
+//   GET    /v1/audit/events[?org_id&user_id&token_prefix&types=a,b&actor_id&from_seq&to_seq
+//                           &from_us&to_us&limit]                      audit_events  A R
+//   GET    /v1/log/checkpoint                                          checkpoint    A R
+//   GET    /v1/log/proof/inclusion/{seq}[?tree_size]                   inclusion_proof A R
+//   GET    /v1/log/proof/consistency?old_size&new_size                 consistency_proof A R
+// Commands may name the user they act for with the headers X-On-Behalf-Of (user id),
+// X-As-Admin (true), X-Client-IP and X-Request-Id. Errors are {"reason", "message"}.
 //
 // Thread-safety: Handle may be called from any number of threads at once.
 #pragma once
 
 #include <authledger/engine.h>
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "tools/server/api_keys.h"
+#include "tools/server/service.h"
 
 namespace authledger::server {
 
 struct ApiRequest {
   std::string method;         // "GET", "POST", …
-  std::string target;         // path, optionally with a query (ignored)
+  std::string target;         // path, optionally with a query
   std::string authorization;  // the Authorization header's value, or empty
   std::string body;
   std::string peer_ip;
+  std::string on_behalf_of;  // X-On-Behalf-Of
+  bool as_admin = false;     // X-As-Admin: true
+  std::string client_ip;     // X-Client-IP
+  std::string request_id;    // X-Request-Id
 };
 
 struct ApiResponse {
@@ -44,37 +83,16 @@ struct ApiResponse {
   std::string route;  // the route's pattern, for logs and metrics; never holds a secret
 };
 
-// Counters behind GET /metrics.
-class Metrics {
- public:
-  void CountCheck(bool allowed, const std::string& reason);
-  void CountCommand(bool ok);
-  std::string Prometheus(std::uint64_t log_size) const;
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::pair<bool, std::string>, std::uint64_t> checks_;
-  std::uint64_t commands_ok_ = 0;
-  std::uint64_t commands_rejected_ = 0;
-};
-
 class Dispatcher {
  public:
-  // `engine` and `keys` must outlive the dispatcher; `clock` gives µs since the epoch.
-  Dispatcher(Engine& engine, const ApiKeys& keys, std::function<std::int64_t()> clock);
+  explicit Dispatcher(Service& service);
 
   ApiResponse Handle(const ApiRequest& request);
+  // Whether the route of (method, target) may wait for the disk (Service::Blocking).
+  static bool Blocking(std::string_view method, std::string_view target);
 
  private:
-  ApiResponse Check(const ApiRequest& request);
-  ApiResponse Policy(const ApiRequest& request, const ApiKey& key, const std::string& org_id);
-  ApiResponse Allowlist(const ApiRequest& request, const ApiKey& key, const std::string& org_id);
-  ApiResponse LogCheckpoint();
-
-  Engine& engine_;
-  const ApiKeys& keys_;
-  std::function<std::int64_t()> clock_;
-  Metrics metrics_;
+  Service& service_;
 };
 
 // {"reason": reason, "message": message} with `status`.

@@ -1,11 +1,15 @@
 // <utility> first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it.
 #include <utility>
 //
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -13,6 +17,7 @@
 
 #include "tools/server/dispatch.h"
 #include "tools/server/http_server.h"
+#include "tools/server/service.h"
 
 namespace authledger::server {
 namespace {
@@ -59,6 +64,36 @@ struct Session {
   bool reading = false;  // waiting for a request (idle): may be closed at shutdown
 };
 
+// Binary frames: a 4-byte little-endian length, then a Cap'n Proto message.
+constexpr std::size_t kFrameHeader = 4;
+
+std::uint32_t FrameLength(const unsigned char* p) {
+  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+// Appends `message` to `out` as one frame.
+void AppendFrame(capnp::MessageBuilder& message, std::string& out) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  const auto bytes = words.asBytes();
+  const auto n = static_cast<std::uint32_t>(bytes.size());
+  const unsigned char header[kFrameHeader] = {
+      static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+      static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
+  out.append(reinterpret_cast<const char*>(header), kFrameHeader);
+  out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+// An error answer as a frame (id 0: the request could not be read).
+void AppendError(std::string& out, std::uint64_t id, std::string_view reason,
+                 std::string_view message) {
+  capnp::MallocMessageBuilder builder;
+  auto response = builder.initRoot<wire::Response>();
+  response.setId(id);
+  SetError(response, 400, reason, message);
+  AppendFrame(builder, out);
+}
+
 http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned version,
                                                bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
@@ -76,6 +111,7 @@ struct HttpServer::Impl {
   ServerOptions options;
   std::unique_ptr<Engine> engine;
   ApiKeys keys;
+  std::unique_ptr<Service> service;
   std::unique_ptr<Dispatcher> dispatcher;
   std::shared_ptr<spdlog::logger> logger;
 
@@ -83,9 +119,13 @@ struct HttpServer::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
   tcp::acceptor acceptor{accept_strand};
+  tcp::acceptor binary_acceptor{accept_strand};
   asio::signal_set signals{accept_strand};
   std::vector<std::thread> threads;
+  std::unique_ptr<asio::thread_pool> blocking;
   std::uint16_t port = 0;
+  std::uint16_t binary_port = 0;
+  int accepting = 0;  // accept loops still running; guarded by mu
 
   std::atomic<bool> stopping{false};
   std::mutex mu;
@@ -99,14 +139,28 @@ struct HttpServer::Impl {
   Impl(std::unique_ptr<Engine> e, ApiKeys k, ServerOptions o, std::shared_ptr<spdlog::logger> l)
       : options(std::move(o)), engine(std::move(e)), keys(std::move(k)), logger(std::move(l)) {
     if (!options.clock) options.clock = SystemMicros;
-    dispatcher = std::make_unique<Dispatcher>(*engine, keys, options.clock);
+    service = std::make_unique<Service>(*engine, keys, options.data_dir, options.clock);
+    dispatcher = std::make_unique<Dispatcher>(*service);
+    blocking = std::make_unique<asio::thread_pool>(std::max(1u, options.blocking_threads));
   }
 
-  asio::awaitable<void> Accept() {
+  // Runs `fn` on the blocking pool; the caller resumes on its own strand.
+  template <typename Fn>
+  asio::awaitable<void> OffThread(Fn fn) {
+    co_await asio::co_spawn(
+        blocking->get_executor(),
+        [&fn]() -> asio::awaitable<void> {
+          fn();
+          co_return;
+        },
+        asio::use_awaitable);
+  }
+
+  asio::awaitable<void> Accept(tcp::acceptor& from, bool binary) {
     for (;;) {
       tcp::socket socket(asio::make_strand(ioc));
       beast::error_code ec;
-      co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+      co_await from.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
       if (stopping || ec == asio::error::operation_aborted) break;
       if (ec) {  // e.g. out of file descriptors: wait a little rather than spin
         logger->warn("accept failed: {}", ec.message());
@@ -118,27 +172,38 @@ struct HttpServer::Impl {
       if (sessions.size() >= options.max_connections) {
         lock.unlock();
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, Refuse(std::move(socket)), asio::detached);
+        asio::co_spawn(executor, Refuse(std::move(socket), binary), asio::detached);
         continue;
       }
       const std::uint64_t id = next_id++;
       auto session = std::make_shared<Session>(std::move(socket));
       sessions.emplace(id, session);
       lock.unlock();
-      asio::co_spawn(session->stream.get_executor(), Serve(session, id), asio::detached);
+      if (binary) {
+        asio::co_spawn(session->stream.get_executor(), ServeBinary(session, id), asio::detached);
+      } else {
+        asio::co_spawn(session->stream.get_executor(), Serve(session, id), asio::detached);
+      }
     }
     std::lock_guard lock(mu);
-    accept_done = true;
+    if (--accepting == 0) accept_done = true;
     cv.notify_all();
   }
 
-  asio::awaitable<void> Refuse(tcp::socket socket) {
+  asio::awaitable<void> Refuse(tcp::socket socket, bool binary) {
     beast::tcp_stream stream(std::move(socket));
-    auto res = MakeResponse(ErrorResponse(503, "too_many_connections", "try again later"), 11,
-                            /*keep_alive=*/false);
     stream.expires_after(options.io_timeout);
     beast::error_code ec;
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (binary) {
+      std::string out;
+      AppendError(out, 0, "too_many_connections", "try again later");
+      co_await asio::async_write(stream, asio::buffer(out),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      auto res = MakeResponse(ErrorResponse(503, "too_many_connections", "try again later"), 11,
+                              /*keep_alive=*/false);
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.close();
     logger->warn("connection refused: limit of {} reached", options.max_connections);
@@ -180,14 +245,28 @@ struct HttpServer::Impl {
           version = req.version();
           keep_alive = req.keep_alive();
           method = std::string(req.method_string());
-          ApiRequest request{method, std::string(req.target()),
-                             std::string(req[http::field::authorization]), std::move(req.body()),
-                             peer_ip};
-          try {
-            r = dispatcher->Handle(request);
-          } catch (const std::exception& e) {
-            logger->error("request failed: {}", e.what());
-            r = ErrorResponse(500, "internal", "internal error");
+          ApiRequest request;
+          request.method = method;
+          request.target = std::string(req.target());
+          request.authorization = std::string(req[http::field::authorization]);
+          request.body = std::move(req.body());
+          request.peer_ip = peer_ip;
+          request.on_behalf_of = std::string(req["X-On-Behalf-Of"]);
+          request.as_admin = req["X-As-Admin"] == "true";
+          request.client_ip = std::string(req["X-Client-IP"]);
+          request.request_id = std::string(req["X-Request-Id"]);
+          auto handle = [&] {
+            try {
+              r = dispatcher->Handle(request);
+            } catch (const std::exception& e) {
+              logger->error("request failed: {}", e.what());
+              r = ErrorResponse(500, "internal", "internal error");
+            }
+          };
+          if (Dispatcher::Blocking(request.method, request.target)) {
+            co_await OffThread(handle);
+          } else {
+            handle();
           }
         }
         keep_alive = keep_alive && !stopping;  // checked after the work: Stop may have begun
@@ -212,6 +291,102 @@ struct HttpServer::Impl {
     cv.notify_all();
   }
 
+  // Answers `request` (from a connection holding `key`) into `out` as one frame.
+  void Answer(wire::Request::Reader request, const ApiKey*& key, const std::string& peer_ip,
+              std::string& out) {
+    if (request.getBody().isAuthenticate()) {
+      auto secret = request.getBody().getAuthenticate().getApiKey();
+      key = service->Authenticate(std::string_view(secret.cStr(), secret.size()));
+    }
+    capnp::MallocMessageBuilder builder;
+    auto response = builder.initRoot<wire::Response>();
+    service->Handle(Caller{key, peer_ip}, request, response);
+    auto answer = response.asReader();
+    service->metrics().CountRequest("binary", answer.getBody().isError()
+                                                  ? answer.getBody().getError().getReason().cStr()
+                                                  : "ok");
+    AppendFrame(builder, out);
+  }
+
+  asio::awaitable<void> ServeBinary(std::shared_ptr<Session> s, std::uint64_t id) {
+    beast::error_code ec;
+    const std::string peer_ip = s->stream.socket().remote_endpoint(ec).address().to_string();
+    const ApiKey* key = nullptr;
+    std::vector<unsigned char> in;  // unanswered bytes: at most one partial frame + a read
+    std::array<unsigned char, 16 * 1024> chunk;
+    std::uint64_t frames = 0;
+    capnp::ReaderOptions limits;
+    limits.traversalLimitInWords = options.max_frame_bytes / sizeof(capnp::word) * 4;
+    limits.nestingLimit = 16;
+    try {
+      while (!stopping) {
+        // A frame must arrive whole within io_timeout of its first byte (or of the
+        // previous answer when idle): a slow sender is cut off, not waited for.
+        if (in.empty()) s->stream.expires_after(options.io_timeout);
+        s->reading = in.empty();
+        const std::size_t n = co_await s->stream.async_read_some(
+            asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+        s->reading = false;
+        if (ec) break;
+        in.insert(in.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+
+        std::string out;
+        std::size_t used = 0;
+        bool close = false;
+        while (in.size() - used >= kFrameHeader) {
+          const std::uint32_t length = FrameLength(in.data() + used);
+          if (length > options.max_frame_bytes) {
+            AppendError(
+                out, 0, "frame_too_large",
+                "frames are limited to " + std::to_string(options.max_frame_bytes) + " bytes");
+            close = true;
+            break;
+          }
+          if (in.size() - used - kFrameHeader < length) break;
+          const unsigned char* data = in.data() + used + kFrameHeader;
+          used += kFrameHeader + length;
+          ++frames;
+          if (length < sizeof(capnp::word) || length % sizeof(capnp::word) != 0) {
+            AppendError(out, 0, "malformed_frame", "a frame holds a whole number of 8-byte words");
+            continue;
+          }
+          kj::Array<capnp::word> words = kj::heapArray<capnp::word>(length / sizeof(capnp::word));
+          std::memcpy(words.begin(), data, length);
+          std::string problem;
+          try {
+            capnp::FlatArrayMessageReader reader(words, limits);
+            auto request = reader.getRoot<wire::Request>();
+            if (Service::Blocking(request.getBody().which())) {
+              co_await OffThread([&] { Answer(request, key, peer_ip, out); });
+            } else {
+              Answer(request, key, peer_ip, out);
+            }
+          } catch (const kj::Exception& e) {
+            problem = e.getDescription().cStr();
+          }
+          if (!problem.empty()) AppendError(out, 0, "malformed_frame", "not a request: " + problem);
+        }
+        in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(used));
+        if (!out.empty()) {
+          s->stream.expires_after(options.io_timeout);
+          co_await asio::async_write(s->stream, asio::buffer(out),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) break;
+          if (!in.empty()) s->stream.expires_after(options.io_timeout);
+        }
+        if (close) break;
+      }
+    } catch (const std::exception& e) {
+      logger->error("binary connection failed: {}", e.what());
+    }
+    logger->debug("binary peer={} frames={} closed", peer_ip, frames);
+    s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    s->stream.close();
+    std::lock_guard lock(mu);
+    sessions.erase(id);
+    cv.notify_all();
+  }
+
   void Stop() {
     std::unique_lock lock(mu);
     if (stop_started) return;
@@ -221,6 +396,7 @@ struct HttpServer::Impl {
     asio::post(accept_strand, [this] {
       beast::error_code ec;
       acceptor.close(ec);
+      binary_acceptor.close(ec);
       signals.cancel(ec);
     });
     lock.lock();
@@ -234,9 +410,11 @@ struct HttpServer::Impl {
     lock.unlock();
     if (!drained) logger->warn("shutdown: requests still in flight after the grace period");
     work.reset();
+    blocking->join();  // commands handed to it finish before the engine closes
     ioc.stop();
     for (auto& t : threads) t.join();
     dispatcher.reset();
+    service.reset();
     engine.reset();  // closes the log
     logger->info("server stopped");
     lock.lock();
@@ -267,6 +445,20 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(std::unique_ptr<Engine> en
                                "cannot listen on " + impl->options.listen + ": " + ec.message());
   }
   impl->port = acceptor.local_endpoint().port();
+  if (!impl->options.binary_listen.empty()) {
+    auto binary_endpoint = ParseListen(impl->options.binary_listen);
+    if (!binary_endpoint.ok()) return binary_endpoint.status();
+    auto& binary = impl->binary_acceptor;
+    binary.open(binary_endpoint->protocol(), ec);
+    if (!ec) binary.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) binary.bind(*binary_endpoint, ec);
+    if (!ec) binary.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::Unavailable(
+          "listen_failed", "cannot listen on " + impl->options.binary_listen + ": " + ec.message());
+    }
+    impl->binary_port = binary.local_endpoint().port();
+  }
   Impl* raw = impl.get();
   if (raw->options.handle_signals) {
     raw->signals.add(SIGINT);
@@ -279,16 +471,25 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(std::unique_ptr<Engine> en
       raw->cv.notify_all();
     });
   }
-  asio::co_spawn(raw->accept_strand, raw->Accept(), asio::detached);
+  raw->accepting = raw->binary_port != 0 ? 2 : 1;
+  asio::co_spawn(raw->accept_strand, raw->Accept(raw->acceptor, false), asio::detached);
+  if (raw->binary_port != 0) {
+    asio::co_spawn(raw->accept_strand, raw->Accept(raw->binary_acceptor, true), asio::detached);
+  }
   unsigned threads = raw->options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) raw->threads.emplace_back([raw] { raw->ioc.run(); });
-  raw->logger->info("listening on {}:{} with {} threads", endpoint->address().to_string(),
-                    raw->port, threads);
+  raw->logger->info(
+      "listening on {}:{} (HTTP){} with {} threads", endpoint->address().to_string(), raw->port,
+      raw->binary_port != 0 ? " and port " + std::to_string(raw->binary_port) + " (binary)"
+                            : std::string(),
+      threads);
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
 std::uint16_t HttpServer::port() const { return impl_->port; }
+
+std::uint16_t HttpServer::binary_port() const { return impl_->binary_port; }
 
 Engine& HttpServer::engine() { return *impl_->engine; }
 

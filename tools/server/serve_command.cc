@@ -32,6 +32,7 @@ int Serve(const ServeArgs& args, cli::CommandIo io) {
   }
   ServerOptions options = args.options;
   options.handle_signals = true;
+  options.data_dir = args.data;
   auto server = HttpServer::Start(std::move(*engine), std::move(*keys), std::move(options), logger);
   if (!server.ok()) {
     io.err << "authledger: " << server.status().ToString() << "\n";
@@ -49,6 +50,8 @@ void AddServeCommand(CLI::App& app, cli::CommandIo io, int* exit_code) {
   cmd->add_option("--data", args->data, "Data directory");
   cmd->add_option("--listen", args->options.listen, "host:port to listen on")
       ->capture_default_str();
+  cmd->add_option("--binary-listen", args->options.binary_listen,
+                  "host:port for the binary Cap'n Proto protocol (default: off)");
   cmd->add_option("--keys", args->keys, "API key file (`name role key` lines, mode 0600)")
       ->required();
   cmd->add_option("--threads", args->options.threads, "Worker threads (default: one per core)");
