@@ -1,21 +1,19 @@
 // <utility> first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it.
 #include <utility>
 //
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <condition_variable>
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "tools/server/dispatch.h"
+#include "tools/server/frame_protocol.h"
 #include "tools/server/http_server.h"
 #include "tools/server/service.h"
 
@@ -63,36 +61,6 @@ struct Session {
   beast::tcp_stream stream;
   bool reading = false;  // waiting for a request (idle): may be closed at shutdown
 };
-
-// Binary frames: a 4-byte little-endian length, then a Cap'n Proto message.
-constexpr std::size_t kFrameHeader = 4;
-
-std::uint32_t FrameLength(const unsigned char* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-
-// Appends `message` to `out` as one frame.
-void AppendFrame(capnp::MessageBuilder& message, std::string& out) {
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-  const auto bytes = words.asBytes();
-  const auto n = static_cast<std::uint32_t>(bytes.size());
-  const unsigned char header[kFrameHeader] = {
-      static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-      static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
-  out.append(reinterpret_cast<const char*>(header), kFrameHeader);
-  out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
-// An error answer as a frame (id 0: the request could not be read).
-void AppendError(std::string& out, std::uint64_t id, std::string_view reason,
-                 std::string_view message) {
-  capnp::MallocMessageBuilder builder;
-  auto response = builder.initRoot<wire::Response>();
-  response.setId(id);
-  SetError(response, 400, reason, message);
-  AppendFrame(builder, out);
-}
 
 http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned version,
                                                bool keep_alive) {
@@ -196,7 +164,7 @@ struct HttpServer::Impl {
     beast::error_code ec;
     if (binary) {
       std::string out;
-      AppendError(out, 0, "too_many_connections", "try again later");
+      AppendErrorFrame(out, 0, "too_many_connections", "try again later");
       co_await asio::async_write(stream, asio::buffer(out),
                                  asio::redirect_error(asio::use_awaitable, ec));
     } else {
@@ -291,95 +259,45 @@ struct HttpServer::Impl {
     cv.notify_all();
   }
 
-  // Answers `request` (from a connection holding `key`) into `out` as one frame.
-  void Answer(wire::Request::Reader request, const ApiKey*& key, const std::string& peer_ip,
-              std::string& out) {
-    if (request.getBody().isAuthenticate()) {
-      auto secret = request.getBody().getAuthenticate().getApiKey();
-      key = service->Authenticate(std::string_view(secret.cStr(), secret.size()));
-    }
-    capnp::MallocMessageBuilder builder;
-    auto response = builder.initRoot<wire::Response>();
-    service->Handle(Caller{key, peer_ip}, request, response);
-    auto answer = response.asReader();
-    service->metrics().CountRequest("binary", answer.getBody().isError()
-                                                  ? answer.getBody().getError().getReason().cStr()
-                                                  : "ok");
-    AppendFrame(builder, out);
-  }
-
   asio::awaitable<void> ServeBinary(std::shared_ptr<Session> s, std::uint64_t id) {
     beast::error_code ec;
     const std::string peer_ip = s->stream.socket().remote_endpoint(ec).address().to_string();
-    const ApiKey* key = nullptr;
-    std::vector<unsigned char> in;  // unanswered bytes: at most one partial frame + a read
+    FrameProtocol protocol(*service, peer_ip, options.max_frame_bytes);
     std::array<unsigned char, 16 * 1024> chunk;
-    std::uint64_t frames = 0;
-    capnp::ReaderOptions limits;
-    limits.traversalLimitInWords = options.max_frame_bytes / sizeof(capnp::word) * 4;
-    limits.nestingLimit = 16;
     try {
       while (!stopping) {
         // A frame must arrive whole within io_timeout of its first byte (or of the
         // previous answer when idle): a slow sender is cut off, not waited for.
-        if (in.empty()) s->stream.expires_after(options.io_timeout);
-        s->reading = in.empty();
+        if (protocol.idle()) s->stream.expires_after(options.io_timeout);
+        s->reading = protocol.idle();
         const std::size_t n = co_await s->stream.async_read_some(
             asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
         s->reading = false;
         if (ec) break;
-        in.insert(in.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-
+        protocol.Receive(chunk.data(), n);
+        // Every complete frame of this read is answered, in order, before the answers
+        // are written together and anything more is read.
         std::string out;
-        std::size_t used = 0;
-        bool close = false;
-        while (in.size() - used >= kFrameHeader) {
-          const std::uint32_t length = FrameLength(in.data() + used);
-          if (length > options.max_frame_bytes) {
-            AppendError(
-                out, 0, "frame_too_large",
-                "frames are limited to " + std::to_string(options.max_frame_bytes) + " bytes");
-            close = true;
-            break;
+        FrameProtocol::Step step;
+        while ((step = protocol.Next(out)) != FrameProtocol::Step::kNeedMore &&
+               step != FrameProtocol::Step::kClose) {
+          if (step == FrameProtocol::Step::kBlocking) {
+            co_await OffThread([&] { protocol.AnswerBlocking(out); });
           }
-          if (in.size() - used - kFrameHeader < length) break;
-          const unsigned char* data = in.data() + used + kFrameHeader;
-          used += kFrameHeader + length;
-          ++frames;
-          if (length < sizeof(capnp::word) || length % sizeof(capnp::word) != 0) {
-            AppendError(out, 0, "malformed_frame", "a frame holds a whole number of 8-byte words");
-            continue;
-          }
-          kj::Array<capnp::word> words = kj::heapArray<capnp::word>(length / sizeof(capnp::word));
-          std::memcpy(words.begin(), data, length);
-          std::string problem;
-          try {
-            capnp::FlatArrayMessageReader reader(words, limits);
-            auto request = reader.getRoot<wire::Request>();
-            if (Service::Blocking(request.getBody().which())) {
-              co_await OffThread([&] { Answer(request, key, peer_ip, out); });
-            } else {
-              Answer(request, key, peer_ip, out);
-            }
-          } catch (const kj::Exception& e) {
-            problem = e.getDescription().cStr();
-          }
-          if (!problem.empty()) AppendError(out, 0, "malformed_frame", "not a request: " + problem);
         }
-        in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(used));
         if (!out.empty()) {
           s->stream.expires_after(options.io_timeout);
           co_await asio::async_write(s->stream, asio::buffer(out),
                                      asio::redirect_error(asio::use_awaitable, ec));
           if (ec) break;
-          if (!in.empty()) s->stream.expires_after(options.io_timeout);
+          if (!protocol.idle()) s->stream.expires_after(options.io_timeout);
         }
-        if (close) break;
+        if (step == FrameProtocol::Step::kClose) break;
       }
     } catch (const std::exception& e) {
       logger->error("binary connection failed: {}", e.what());
     }
-    logger->debug("binary peer={} frames={} closed", peer_ip, frames);
+    logger->debug("binary peer={} frames={} closed", peer_ip, protocol.frames());
     s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     s->stream.close();
     std::lock_guard lock(mu);

@@ -1,0 +1,114 @@
+#include "tools/server/frame_protocol.h"
+
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+
+namespace authledger::server {
+namespace {
+
+constexpr std::size_t kHeader = 4;
+
+std::uint32_t FrameLength(const unsigned char* p) {
+  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+}  // namespace
+
+void AppendFrame(capnp::MessageBuilder& message, std::string& out) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  const auto bytes = words.asBytes();
+  const auto n = static_cast<std::uint32_t>(bytes.size());
+  const unsigned char header[kHeader] = {
+      static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+      static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
+  out.append(reinterpret_cast<const char*>(header), kHeader);
+  out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+void AppendErrorFrame(std::string& out, std::uint64_t id, std::string_view reason,
+                      std::string_view message) {
+  capnp::MallocMessageBuilder builder;
+  auto response = builder.initRoot<wire::Response>();
+  response.setId(id);
+  SetError(response, 400, reason, message);
+  AppendFrame(builder, out);
+}
+
+FrameProtocol::FrameProtocol(Service& service, std::string peer_ip, std::size_t max_frame_bytes)
+    : service_(service), peer_ip_(std::move(peer_ip)), max_frame_bytes_(max_frame_bytes) {
+  // A message may not make the server walk more than a few times its own size.
+  limits_.traversalLimitInWords = max_frame_bytes / sizeof(capnp::word) * 4;
+  limits_.nestingLimit = 16;
+}
+
+void FrameProtocol::Receive(const unsigned char* data, std::size_t size) {
+  if (consumed_ > 0) {  // drop what was answered before growing
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_));
+    consumed_ = 0;
+  }
+  buffer_.insert(buffer_.end(), data, data + size);
+}
+
+FrameProtocol::Step FrameProtocol::Next(std::string& out) {
+  if (buffer_.size() - consumed_ < kHeader) return Step::kNeedMore;
+  const std::uint32_t length = FrameLength(buffer_.data() + consumed_);
+  if (length > max_frame_bytes_) {
+    AppendErrorFrame(out, 0, "frame_too_large",
+                     "frames are limited to " + std::to_string(max_frame_bytes_) + " bytes");
+    return Step::kClose;
+  }
+  if (buffer_.size() - consumed_ - kHeader < length) return Step::kNeedMore;
+  const unsigned char* data = buffer_.data() + consumed_ + kHeader;
+  consumed_ += kHeader + length;
+  ++frames_;
+  if (length < sizeof(capnp::word) || length % sizeof(capnp::word) != 0) {
+    AppendErrorFrame(out, 0, "malformed_frame", "a frame holds a whole number of 8-byte words");
+    return Step::kAnswered;
+  }
+  // Copied: Cap'n Proto reads aligned words, and the buffer moves on.
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(length / sizeof(capnp::word));
+  std::memcpy(words.begin(), data, length);
+  try {
+    capnp::FlatArrayMessageReader reader(words, limits_);
+    auto request = reader.getRoot<wire::Request>();
+    if (Service::Blocking(request.getBody().which())) {
+      pending_ = kj::mv(words);
+      return Step::kBlocking;
+    }
+    Answer(request, out);
+  } catch (const kj::Exception& e) {
+    AppendErrorFrame(out, 0, "malformed_frame",
+                     std::string("not a request: ") + e.getDescription().cStr());
+  }
+  return Step::kAnswered;
+}
+
+void FrameProtocol::AnswerBlocking(std::string& out) {
+  kj::Array<capnp::word> words = kj::mv(pending_);
+  try {
+    capnp::FlatArrayMessageReader reader(words, limits_);
+    Answer(reader.getRoot<wire::Request>(), out);
+  } catch (const kj::Exception& e) {
+    AppendErrorFrame(out, 0, "malformed_frame",
+                     std::string("not a request: ") + e.getDescription().cStr());
+  }
+}
+
+void FrameProtocol::Answer(wire::Request::Reader request, std::string& out) {
+  if (request.getBody().isAuthenticate()) {
+    auto secret = request.getBody().getAuthenticate().getApiKey();
+    key_ = service_.Authenticate(std::string_view(secret.cStr(), secret.size()));
+  }
+  capnp::MallocMessageBuilder builder;
+  auto response = builder.initRoot<wire::Response>();
+  service_.Handle(Caller{key_, peer_ip_}, request, response);
+  auto answer = response.asReader();
+  service_.metrics().CountRequest(
+      "binary", answer.getBody().isError() ? answer.getBody().getError().getReason().cStr() : "ok");
+  AppendFrame(builder, out);
+}
+
+}  // namespace authledger::server
