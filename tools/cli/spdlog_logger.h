@@ -34,7 +34,15 @@ class SpdlogLogger : public Logger {
   std::shared_ptr<spdlog::logger> logger_;
 };
 
-// A logger writing to standard error, text lines.
+enum class LogFormat { kText, kJson };
+
+// A spdlog logger writing to standard error: text lines
+// (`2026-01-31T14:02:00.000000Z info name: message`), or JSON lines
+// ({"time":…,"level":…,"logger":…,"message":…}, the message escaped).
+std::shared_ptr<spdlog::logger> StderrSpdlog(const std::string& name,
+                                             LogFormat format = LogFormat::kText);
+
+// The engine's Logger over StderrSpdlog.
 std::shared_ptr<Logger> StderrLogger(const std::string& name);
 
 }  // namespace authledger::cli

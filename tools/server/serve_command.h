@@ -1,9 +1,12 @@
-// `authledger serve`: the HTTP/JSON server in front of the engine (http_server.h).
+// `authledger serve`: the server in front of the engine (http_server.h).
 //
-//   authledger serve --data DIR --listen 127.0.0.1:8080 --keys FILE [--threads N]
+//   authledger serve --data DIR --listen 127.0.0.1:8080 [--binary-listen 127.0.0.1:8081]
+//                    --keys FILE [--config FILE.toml] [--log-format text|json] …
 //
-// Runs until SIGINT or SIGTERM, then shuts down gracefully. Logs go to standard error,
-// one line per request, never a key or a token.
+// Runs until SIGINT or SIGTERM, then shuts down gracefully. Every option may come from
+// the TOML config file instead (same names without the dashes); the command line wins.
+// Logs go to standard error, text or JSON lines, one line per HTTP request, never a
+// key, a token or a request body.
 //
 // Thread-safety: registration and the callback run on the calling thread.
 #pragma once
