@@ -28,19 +28,6 @@ using K = storage::SubjectKind;
 
 std::string Str(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 
-AuditEvent ToAuditEvent(schema::Envelope::Reader e) {
-  AuditEvent a;
-  a.seq = e.getSeq();
-  a.time_us = e.getTimeUs();
-  a.type = EventTypeName(e);
-  a.actor_kind = ActorKindName(e.getActor().getKind());
-  a.actor_id = Str(e.getActor().getId());
-  a.actor_ip = Str(e.getActor().getIp());
-  a.cause = e.getCause();
-  a.json = EventJson(e);
-  return a;
-}
-
 std::string RevocationReasonName(schema::RevocationReason r) {
   switch (r) {
     case schema::RevocationReason::REVOKED_BY_OWNER:

@@ -77,4 +77,18 @@ std::string ActorKindName(schema::Actor::Kind kind) {
   return "unknown";
 }
 
+AuditEvent ToAuditEvent(schema::Envelope::Reader e) {
+  auto text = [](capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); };
+  AuditEvent a;
+  a.seq = e.getSeq();
+  a.time_us = e.getTimeUs();
+  a.type = EventTypeName(e);
+  a.actor_kind = ActorKindName(e.getActor().getKind());
+  a.actor_id = text(e.getActor().getId());
+  a.actor_ip = text(e.getActor().getIp());
+  a.cause = e.getCause();
+  a.json = EventJson(e);
+  return a;
+}
+
 }  // namespace authledger::replay

@@ -5,6 +5,8 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <authledger/audit.h>
+
 #include <string>
 
 #include "schema/events.capnp.h"
@@ -18,5 +20,7 @@ std::string EventJson(schema::Envelope::Reader event);
 std::string EventTypeName(schema::Envelope::Reader event);
 // The JSON name of an actor kind ("user", "api_key", …).
 std::string ActorKindName(schema::Actor::Kind kind);
+// The event as the audit API shows it.
+AuditEvent ToAuditEvent(schema::Envelope::Reader event);
 
 }  // namespace authledger::replay

@@ -22,7 +22,8 @@ using replay::JsonObject;
 
 // ---- audit policy ----
 
-void AddPolicyHistory(CLI::App* audit, CommandIo io, int* exit_code) {
+void AddPolicyHistory(CLI::App* audit, CommandIo io, int* exit_code,
+                      const RemoteAuditorFactory& remote) {
   auto* cmd = audit->add_subcommand("policy", "Every version of an organization's policy");
   auto common = std::make_shared<Common>();
   auto org = std::make_shared<std::string>();
@@ -32,6 +33,7 @@ void AddPolicyHistory(CLI::App* audit, CommandIo io, int* exit_code) {
   cmd->add_option("--from", *from, "Only versions at or after this time (RFC 3339)");
   cmd->add_option("--to", *to, "Only versions at or before this time (RFC 3339)");
   AddCommon(cmd, *common);
+  AddServer(cmd, *common, remote);
   cmd->callback([=] {
     Run(io, exit_code, *common, false, [&](Auditor& a) -> Status {
       std::int64_t from_us = 0, to_us = 0;
@@ -83,7 +85,7 @@ void AddPolicyHistory(CLI::App* audit, CommandIo io, int* exit_code) {
 
 // ---- audit token ----
 
-void AddToken(CLI::App* audit, CommandIo io, int* exit_code) {
+void AddToken(CLI::App* audit, CommandIo io, int* exit_code, const RemoteAuditorFactory& remote) {
   auto* cmd = audit->add_subcommand(
       "token", "A token's creation, uses, revocation and the intervals it could reach each org");
   auto common = std::make_shared<Common>();
@@ -92,6 +94,7 @@ void AddToken(CLI::App* audit, CommandIo io, int* exit_code) {
   cmd->add_option("PREFIX", *prefix, "Token prefix (the public part of the secret)")->required();
   cmd->add_option("--ip", *ip, "Evaluate IP allowlists for requests from this address");
   AddCommon(cmd, *common);
+  AddServer(cmd, *common, remote);
   cmd->callback([=] {
     Run(io, exit_code, *common, false, [&](Auditor& a) -> Status {
       auto r = a.Token(*prefix, *ip);
@@ -193,7 +196,7 @@ void AddToken(CLI::App* audit, CommandIo io, int* exit_code) {
 
 // ---- audit explain ----
 
-void AddExplain(CLI::App* audit, CommandIo io, int* exit_code) {
+void AddExplain(CLI::App* audit, CommandIo io, int* exit_code, const RemoteAuditorFactory& remote) {
   auto* cmd =
       audit->add_subcommand("explain", "The decision for a token at an organization, as it was");
   auto common = std::make_shared<Common>();
@@ -206,6 +209,7 @@ void AddExplain(CLI::App* audit, CommandIo io, int* exit_code) {
   cmd->add_option("--at", *at, "A seq or an RFC 3339 time (default: now, the end of the log)");
   cmd->add_option("--ip", *ip, "The request's address (IP allowlists are ignored without it)");
   AddCommon(cmd, *common);
+  AddServer(cmd, *common, remote);
   cmd->callback([=] {
     Run(io, exit_code, *common, false, [&](Auditor& a) -> Status {
       auto moment = ParseMoment(*at);
@@ -243,13 +247,14 @@ void AddExplain(CLI::App* audit, CommandIo io, int* exit_code) {
 
 // ---- audit impact ----
 
-void AddImpact(CLI::App* audit, CommandIo io, int* exit_code) {
+void AddImpact(CLI::App* audit, CommandIo io, int* exit_code, const RemoteAuditorFactory& remote) {
   auto* cmd = audit->add_subcommand(
       "impact", "Every (token, organization) decision that flipped because of an event");
   auto common = std::make_shared<Common>();
   auto seq = std::make_shared<std::uint64_t>(0);
   cmd->add_option("SEQ", *seq, "The event's seq")->required();
   AddCommon(cmd, *common);
+  AddServer(cmd, *common, remote);
   cmd->callback([=] {
     Run(io, exit_code, *common, false, [&](Auditor& a) -> Status {
       auto impact = a.Impact(*seq);
@@ -267,7 +272,7 @@ void AddImpact(CLI::App* audit, CommandIo io, int* exit_code) {
 
 // ---- audit who ----
 
-void AddWho(CLI::App* audit, CommandIo io, int* exit_code) {
+void AddWho(CLI::App* audit, CommandIo io, int* exit_code, const RemoteAuditorFactory& remote) {
   auto* cmd = audit->add_subcommand("who", "Which users and tokens could reach an organization");
   auto common = std::make_shared<Common>();
   auto org = std::make_shared<std::string>();
@@ -275,6 +280,7 @@ void AddWho(CLI::App* audit, CommandIo io, int* exit_code) {
   cmd->add_option("ORG", *org, "Organization id")->required();
   cmd->add_option("--at", *at, "A seq or an RFC 3339 time (default: now)");
   AddCommon(cmd, *common);
+  AddServer(cmd, *common, remote);
   cmd->callback([=] {
     Run(io, exit_code, *common, false, [&](Auditor& a) -> Status {
       auto moment = ParseMoment(*at);
@@ -331,7 +337,7 @@ void AddWho(CLI::App* audit, CommandIo io, int* exit_code) {
 
 // ---- audit events ----
 
-void AddEvents(CLI::App* audit, CommandIo io, int* exit_code) {
+void AddEvents(CLI::App* audit, CommandIo io, int* exit_code, const RemoteAuditorFactory& remote) {
   auto* cmd = audit->add_subcommand("events", "Events of the log, filtered and paged");
   auto common = std::make_shared<Common>();
   auto filter = std::make_shared<EventFilter>();
@@ -349,6 +355,7 @@ void AddEvents(CLI::App* audit, CommandIo io, int* exit_code) {
   cmd->add_option("--to-seq", filter->to_seq, "Last seq");
   cmd->add_option("--limit", *limit, "Events per page")->capture_default_str();
   AddCommon(cmd, *common);
+  AddServer(cmd, *common, remote);
   cmd->callback([=] {
     Run(io, exit_code, *common, false, [&](Auditor& a) -> Status {
       EventFilter f = *filter;
@@ -388,15 +395,15 @@ void AddEvents(CLI::App* audit, CommandIo io, int* exit_code) {
 }
 }  // namespace
 
-void AddAuditCommands(CLI::App& app, CommandIo io, int* exit_code) {
+void AddAuditCommands(CLI::App& app, CommandIo io, int* exit_code, RemoteAuditorFactory remote) {
   auto* audit = app.add_subcommand("audit", "Audit queries over the log (read-only)");
   audit->require_subcommand(1);
-  AddPolicyHistory(audit, io, exit_code);
-  AddToken(audit, io, exit_code);
-  AddExplain(audit, io, exit_code);
-  AddImpact(audit, io, exit_code);
-  AddWho(audit, io, exit_code);
-  AddEvents(audit, io, exit_code);
+  AddPolicyHistory(audit, io, exit_code, remote);
+  AddToken(audit, io, exit_code, remote);
+  AddExplain(audit, io, exit_code, remote);
+  AddImpact(audit, io, exit_code, remote);
+  AddWho(audit, io, exit_code, remote);
+  AddEvents(audit, io, exit_code, remote);
 }
 
 }  // namespace authledger::cli

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <memory>
 
 #include "replay/json_writer.h"
@@ -157,6 +158,14 @@ void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_flag("--json", c.json, "Print JSON instead of a table");
 }
 
+void AddServer(CLI::App* cmd, Common& c, RemoteAuditorFactory remote) {
+  if (!remote) return;
+  c.remote = std::move(remote);
+  cmd->add_option("--server", c.server,
+                  "Ask the server at this URL (http://host:port) instead of reading --data; "
+                  "the API key comes from AUTHLEDGER_API_KEY");
+}
+
 // Runs `body` with an Auditor on c.data; reports a failed Status as
 // "authledger: <reason>: <message>" and exit code 1.
 void Run(CommandIo io, int* exit_code, const Common& c, bool progress,
@@ -166,7 +175,12 @@ void Run(CommandIo io, int* exit_code, const Common& c, bool progress,
   options.progress = [bar](std::uint64_t done, std::uint64_t total) {
     bar->Update("replaying", done, total);
   };
-  auto auditor = Auditor::Open(c.data, options);
+  auto open = [&]() -> Result<std::unique_ptr<Auditor>> {
+    if (c.server.empty()) return Auditor::Open(c.data, options);
+    const char* key = std::getenv("AUTHLEDGER_API_KEY");
+    return c.remote(c.server, key == nullptr ? std::string() : std::string(key));
+  };
+  auto auditor = open();
   Status s = auditor.ok() ? body(**auditor) : auditor.status();
   bar->Finish();
   if (!s.ok()) {

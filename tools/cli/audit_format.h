@@ -41,11 +41,17 @@ std::string ImpactJson(const std::vector<ImpactEntry>& impact);
 struct Common {
   std::string data = kDefaultDataDir;
   bool json = false;
+  std::string server;           // --server URL: ask a running server instead
+  RemoteAuditorFactory remote;  // how to reach one (set when the build has a client)
 };
 void AddCommon(CLI::App* cmd, Common& c);
+// --server URL (the API key from the environment variable AUTHLEDGER_API_KEY), when
+// `remote` can reach a server.
+void AddServer(CLI::App* cmd, Common& c, RemoteAuditorFactory remote);
 
-// Runs `body` with an Auditor on c.data (a progress bar on a terminal if `progress`);
-// reports a failed Status as "authledger: <reason>: <message>" with exit code 1.
+// Runs `body` with an Auditor on c.data, or on c.server (a progress bar on a terminal
+// if `progress`); reports a failed Status as "authledger: <reason>: <message>" with
+// exit code 1.
 void Run(CommandIo io, int* exit_code, const Common& c, bool progress,
          const std::function<Status(Auditor&)>& body);
 

@@ -10,8 +10,13 @@
 // Thread-safety: registration and callbacks run on the calling thread.
 #pragma once
 
+#include <authledger/audit.h>
+
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
 #include <ostream>
+#include <string>
 
 namespace authledger::cli {
 
@@ -24,8 +29,14 @@ struct CommandIo {
 
 // checkpoint, prove, verify, export (tools/cli/log_commands.cc).
 void AddLogCommands(CLI::App& app, CommandIo io, int* exit_code);
-// audit policy|token|explain|impact|who|events (tools/cli/audit_commands.cc).
-void AddAuditCommands(CLI::App& app, CommandIo io, int* exit_code);
+// Opens an Auditor on a running server, given its URL and an API key.
+using RemoteAuditorFactory = std::function<Result<std::unique_ptr<Auditor>>(
+    const std::string& url, const std::string& api_key)>;
+
+// audit policy|token|explain|impact|who|events (tools/cli/audit_commands.cc); with
+// `remote`, each also takes --server URL.
+void AddAuditCommands(CLI::App& app, CommandIo io, int* exit_code,
+                      RemoteAuditorFactory remote = nullptr);
 // replay --to|--step|--diff, policy set --dry-run (tools/cli/replay_commands.cc).
 void AddReplayCommands(CLI::App& app, CommandIo io, int* exit_code);
 

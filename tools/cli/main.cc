@@ -5,6 +5,7 @@
 
 #include "tools/cli/commands.h"
 #include "tools/cli/demo.h"
+#include "tools/server/remote_auditor.h"
 #include "tools/server/serve_command.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   authledger::cli::CommandIo io{std::cout, std::cerr};
   authledger::cli::AddLogCommands(app, io, &exit_code);
-  authledger::cli::AddAuditCommands(app, io, &exit_code);
+  authledger::cli::AddAuditCommands(app, io, &exit_code, authledger::server::OpenRemoteAuditor);
   authledger::cli::AddReplayCommands(app, io, &exit_code);
   authledger::server::AddServeCommand(app, io, &exit_code);
 

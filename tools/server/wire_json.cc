@@ -21,11 +21,16 @@ template <typename T>
 T DecodeInteger(capnp::JsonValue::Reader input) {
   if (input.isString()) {
     std::string text = input.getString().cStr();
-    KJ_REQUIRE(!text.empty() && text.size() <= 19 &&
-                   text.find_first_not_of("-0123456789") == std::string::npos,
+    // Digits after an optional '-': anything else would make std::stod throw.
+    const std::size_t sign = text.starts_with('-') ? 1 : 0;
+    KJ_REQUIRE(text.size() > sign && text.size() <= 19 &&
+                   text.find_first_not_of("0123456789", sign) == std::string::npos,
                "expected a whole number");
     const double value = std::stod(text);
     KJ_REQUIRE(std::fabs(value) <= kMaxExact, "number out of range");
+    if constexpr (std::is_unsigned_v<T>) {
+      KJ_REQUIRE(value >= 0, "expected a number >= 0");
+    }
     return static_cast<T>(std::stoll(text));
   }
   KJ_REQUIRE(input.isNumber(), "expected a number");
