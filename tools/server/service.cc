@@ -98,9 +98,14 @@ unsigned RolesFor(wire::Request::Reader request) {
   return kAdmin;  // a member added by a newer schema: only the most trusted role
 }
 
+// The request's name as clients write it (its $Json.name: "update_policy").
 std::string RequestName(wire::Request::Reader request) {
+  constexpr std::uint64_t kJsonName = 0xfa5b1fd61c2e7c3dull;
   auto body = capnp::toDynamic(request).get("body").as<capnp::DynamicStruct>();
   KJ_IF_MAYBE (field, body.which()) {
+    for (auto annotation : field->getProto().getAnnotations()) {
+      if (annotation.getId() == kJsonName) return annotation.getValue().getText();
+    }
     return field->getProto().getName();
   }
   return "unknown";
