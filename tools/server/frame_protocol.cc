@@ -9,6 +9,8 @@ namespace authledger::server {
 namespace {
 
 constexpr std::size_t kHeader = 4;
+// First segment of an answer: a decision fits; bigger answers grow it.
+constexpr unsigned kAnswerWords = 128;
 
 std::uint32_t FrameLength(const unsigned char* p) {
   return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
@@ -102,7 +104,7 @@ void FrameProtocol::Answer(wire::Request::Reader request, std::string& out) {
     auto secret = request.getBody().getAuthenticate().getApiKey();
     key_ = service_.Authenticate(std::string_view(secret.cStr(), secret.size()));
   }
-  capnp::MallocMessageBuilder builder;
+  capnp::MallocMessageBuilder builder(kAnswerWords);
   auto response = builder.initRoot<wire::Response>();
   service_.Handle(Caller{key_, peer_ip_}, request, response);
   auto answer = response.asReader();
