@@ -403,3 +403,28 @@ TEST_F(WireTest, MetricsCountRequestsAndCommandLatency) {
 
 }  // namespace
 }  // namespace authledger::server
+
+namespace authledger::server {
+namespace {
+
+using namespace testing_support;  // NOLINT: the fixture's vocabulary
+
+TEST_F(ServerTest, BinaryConnectionsBeyondTheLimitAreRefusedWithATypedError) {
+  server_.reset();
+  StartServer(/*max_connections=*/2);
+  BinaryClient first = ConnectBinary();
+  BinaryClient second = ConnectBinary();
+  ASSERT_TRUE(first.Call(R"({"id":1,"body":{"health":null}})").has_value());
+  ASSERT_TRUE(second.Call(R"({"id":1,"body":{"health":null}})").has_value());
+  BinaryClient third = ConnectBinary();
+  auto refused = third.ReadBody();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_NE(refused->find("too_many_connections"), std::string::npos) << *refused;
+  EXPECT_FALSE(third.Read().has_value());
+  // The limit counts both ports: HTTP is refused too, and the first ones still work.
+  EXPECT_EQ(Connect().Send(http::verb::get, "/healthz").result_int(), 503u);
+  EXPECT_TRUE(first.Call(R"({"id":2,"body":{"health":null}})").has_value());
+}
+
+}  // namespace
+}  // namespace authledger::server
