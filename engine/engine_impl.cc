@@ -14,15 +14,30 @@ using internal::EngineImpl;
 using internal::State;
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptions options) {
-  storage::EventLogOptions log_options;
+  return internal::OpenEngine(dir, std::move(options), {});
+}
+
+Result<std::unique_ptr<Engine>> internal::OpenEngine(const std::string& dir, EngineOptions options,
+                                                     storage::EventLogOptions log_options,
+                                                     const OpenChecks& checks) {
   log_options.create_if_missing = options.create_if_missing;
   log_options.checkpoint_key_file = options.checkpoint_key_file;
+  // EventLog::Open checks the log's structure: the recorded size is the last stored
+  // event, the stored Merkle frontier recomputes to the recorded root, and RocksDB
+  // checks what it reads (the write-ahead log's records, each table file's footer and
+  // index blocks).
   auto log = storage::EventLog::Open(dir, log_options);
   if (!log.ok()) return log.status();
 
-  // The latest snapshot, then the events after it.
-  auto loaded = internal::LoadState(**log, (*log)->size());
-  if (!loaded.ok()) return loaded.status();
+  auto loaded = internal::LoadCheckedState(**log, checks);
+  if (!loaded.ok()) {
+    if (options.logger) {
+      options.logger->Log(Logger::Level::kError, "refusing to open " + dir + ": " +
+                                                     loaded.status().ToString() +
+                                                     " (see `authledger recover`)");
+    }
+    return loaded.status();
+  }
 
   auto engine = std::make_unique<EngineImpl>(std::move(log).value(), std::move(options),
                                              std::move(loaded->state), loaded->snapshot_seq);
@@ -31,6 +46,25 @@ Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir, EngineOptio
 }
 
 namespace internal {
+
+Result<LoadedState> LoadCheckedState(const storage::EventLog& log, const OpenChecks& checks) {
+  // The latest snapshot (its recorded root must be the log's at its seq), then the
+  // events after it, each re-hashed against its Merkle leaf and the tree's root
+  // recomputed over them; and the latest events before the snapshot, likewise, down to
+  // checks.rehash_latest_events. Older events are not re-read: that is verify's full
+  // pass (O(log size)), too slow for every open of a large log.
+  auto loaded = LoadState(log, log.size(), /*verify_folded=*/true);
+  if (!loaded.ok()) return loaded;
+  const std::uint64_t size = log.size();
+  const std::uint64_t from =
+      size > checks.rehash_latest_events ? size - checks.rehash_latest_events + 1 : 1;
+  if (from <= loaded->snapshot_seq) {
+    Status latest = log.ScanVerified(from, loaded->snapshot_seq,
+                                     [](const storage::DecodedEvent&) { return true; });
+    if (!latest.ok()) return latest;
+  }
+  return loaded;
+}
 
 EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state,
                        std::uint64_t snapshot_seq)
@@ -163,7 +197,12 @@ Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, const Comma
   Submitted result;
   result.revision = durable->last;
   result.decided = std::move(decided).value();
-  if (result.revision >= last_snapshot_seq_ + options_.snapshot_interval) bg_cv_.notify_all();
+  if (result.revision >= last_snapshot_seq_ + options_.snapshot_interval) {
+    // Through bg_mu_, so that the wake-up cannot fall between the background thread's
+    // test of its condition and its wait (it would sleep until the next command).
+    { std::lock_guard lock(bg_mu_); }
+    bg_cv_.notify_all();
+  }
   return result;
 }
 

@@ -31,6 +31,7 @@
 #include "engine/commands.h"
 #include "engine/decide.h"
 #include "engine/state.h"
+#include "engine/state_store.h"
 #include "storage/event_log.h"
 
 namespace authledger::internal {
@@ -109,6 +110,8 @@ class EngineImpl final : public Engine {
 
   // A copy of the published state (tests compare it field by field after reopening).
   State PublishedState() const;
+  // Seq of the latest snapshot written (tests wait on the background thread with it).
+  std::uint64_t LastSnapshotSeq() const { return last_snapshot_seq_.load(); }
 
  private:
   struct Submitted {
@@ -163,5 +166,27 @@ class EngineImpl final : public Engine {
   std::atomic<std::uint64_t> last_snapshot_seq_{0};
   std::thread background_;
 };
+
+// What Engine::Open re-reads of the log (see OpenEngine).
+struct OpenChecks {
+  // The events re-hashed against their Merkle leaves at every open: all those after the
+  // snapshot the state is loaded from, and at least this many of the latest (a cleanly
+  // closed engine leaves a snapshot at its last event). 64Ki events take ~0.1 s.
+  std::uint64_t rehash_latest_events = 65536;
+};
+
+// The state Engine::Open starts from, after the checks it makes (see
+// engine_impl.cc): LoadState's, with every event folded and the latest
+// checks.rehash_latest_events re-hashed against the Merkle tree. Corruption with a
+// stable reason ("event_tampered", "root_mismatch", "snapshot_mismatch", …) otherwise.
+Result<LoadedState> LoadCheckedState(const storage::EventLog& log, const OpenChecks& checks);
+
+// Engine::Open with the log's options given, for what EngineOptions does not carry: a
+// test's FaultInjector under the log (storage/fault_injection.h), and how much Open
+// re-hashes. Fields that EngineOptions has (create_if_missing, checkpoint_key_file) are
+// taken from `options`. For tests and tools; the public Engine::Open uses the defaults.
+Result<std::unique_ptr<Engine>> OpenEngine(const std::string& dir, EngineOptions options,
+                                           storage::EventLogOptions log_options,
+                                           const OpenChecks& checks = {});
 
 }  // namespace authledger::internal

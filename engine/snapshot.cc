@@ -207,7 +207,14 @@ Status DecodeSmallState(schema::Snapshot::Reader root, State& s) {
   }
   for (unsigned l = 1; l < lists.size(); ++l) {
     std::vector<std::string> cidrs;
-    for (auto c : lists[l].getCidrs()) cidrs.push_back(Str(c));
+    for (auto c : lists[l].getCidrs()) {
+      // Lists are interned by their normalized texts (as tokens' events hold them).
+      auto range = ParseCidr(Str(c));
+      if (!range.ok() || range->ToString() != Str(c)) {
+        return Damaged("an IP list entry that is not a normalized CIDR");
+      }
+      cidrs.push_back(Str(c));
+    }
     if (s.InternIpList(cidrs) != l) return Damaged("duplicate IP lists");
   }
   return Status::Ok();
@@ -319,8 +326,18 @@ Status DecodeSmallStateOrFail(schema::Snapshot::Reader root, State& s) {
   }
 }
 
+std::string Hex(const kj::byte* data, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (std::size_t i = 0; i < size; ++i) {
+    hex += kDigits[data[i] >> 4];
+    hex += kDigits[data[i] & 15];
+  }
+  return hex;
+}
+
 Result<State> DecodeParsed(schema::Snapshot::Reader root, const ChunkReader& read_chunk,
-                           std::optional<std::uint64_t> stored_at) {
+                           std::optional<std::uint64_t> stored_at, std::string_view log_root) {
   if (root.getFormatVersion() != kSnapshotFormat) {
     return Status::FailedPrecondition("snapshot_format_unsupported",
                                       "snapshot format " + std::to_string(root.getFormatVersion()) +
@@ -332,6 +349,18 @@ Result<State> DecodeParsed(schema::Snapshot::Reader root, const ChunkReader& rea
     return Status::Corruption("snapshot_mismatch",
                               "the snapshot stored at " + std::to_string(*stored_at) +
                                   " describes revision " + std::to_string(revision));
+  }
+  if (!log_root.empty() && root.hasLogRoot()) {
+    auto recorded = root.getLogRoot();
+    if (recorded.size() != log_root.size() ||
+        std::memcmp(recorded.begin(), log_root.data(), log_root.size()) != 0) {
+      return Status::Corruption(
+          "snapshot_mismatch",
+          "the snapshot at seq " + std::to_string(revision) +
+              " was made from another history: it records the log root " +
+              Hex(recorded.begin(), recorded.size()) + " but the log's root at that seq is " +
+              Hex(reinterpret_cast<const kj::byte*>(log_root.data()), log_root.size()));
+    }
   }
   if (root.getRecordSize() != sizeof(TokenRecord) || root.getRecordLayout() != kRecordLayout) {
     return Damaged("token records of another layout (" + std::to_string(root.getRecordSize()) +
@@ -456,15 +485,20 @@ std::vector<std::string_view> ChunkBytes(const SnapshotImage& image) {
   return chunks;
 }
 
+void SetLogRoot(const SnapshotImage& image, std::string_view log_root) {
+  image.header->getRoot<schema::Snapshot>().setLogRoot(
+      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(log_root.data()), log_root.size()));
+}
+
 Result<State> DecodeSnapshot(std::string_view header, const ChunkReader& read_chunk,
-                             std::optional<std::uint64_t> stored_at) {
+                             std::optional<std::uint64_t> stored_at, std::string_view log_root) {
   try {
     kj::ArrayInputStream input(kj::ArrayPtr<const kj::byte>(
         reinterpret_cast<const kj::byte*>(header.data()), header.size()));
     capnp::ReaderOptions options;
     options.traversalLimitInWords = header.size() * 64 + (1u << 20);
     capnp::PackedMessageReader message(input, options);
-    return DecodeParsed(message.getRoot<schema::Snapshot>(), read_chunk, stored_at);
+    return DecodeParsed(message.getRoot<schema::Snapshot>(), read_chunk, stored_at, log_root);
   } catch (const kj::Exception& e) {
     return Status::Corruption("snapshot_undecodable", std::string("snapshot does not decode: ") +
                                                           e.getDescription().cStr());

@@ -72,8 +72,16 @@ using ChunkReader =
 // describes another revision (checked before anything is loaded);
 // FailedPrecondition("snapshot_format_unsupported") for a snapshot of another format
 // (an older or newer build's), which a reader ignores: the log rebuilds what it held.
+// Also Corruption("snapshot_mismatch") if `log_root` (the log's Merkle root at
+// `stored_at`, 32 bytes) is given and the header records another: the snapshot was made
+// from another history. A header recording no root (written before roots were
+// recorded) is not compared.
 Result<State> DecodeSnapshot(std::string_view header, const ChunkReader& read_chunk,
-                             std::optional<std::uint64_t> stored_at = std::nullopt);
+                             std::optional<std::uint64_t> stored_at = std::nullopt,
+                             std::string_view log_root = {});
+// Records the log's Merkle root at the image's revision in its header (before packing).
+// (The header is a builder the image points to, so a stored image can still get it.)
+void SetLogRoot(const SnapshotImage& image, std::string_view log_root);
 
 // A whole snapshot in memory (tests, tools): the header and the chunks' bytes.
 struct EncodedSnapshot {

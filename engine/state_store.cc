@@ -6,7 +6,15 @@
 
 namespace authledger::internal {
 
-Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq) {
+namespace {
+
+std::string_view RootBytes(const storage::Hash& root) {
+  return {reinterpret_cast<const char*>(root.data()), root.size()};
+}
+
+}  // namespace
+
+Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq, bool verify_folded) {
   if (seq > log.size()) {
     return Status::InvalidArgument("seq_out_of_range", "seq " + std::to_string(seq) +
                                                            " is past the end of the log (" +
@@ -17,12 +25,14 @@ Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq) {
   if (!snapshot.ok()) return snapshot.status();
   if (snapshot->has_value()) {
     const std::uint64_t at = (*snapshot)->seq;
+    auto log_root = log.RootAt(at);
+    if (!log_root.ok()) return log_root.status();
     auto state = DecodeSnapshot(
         (*snapshot)->bytes,
         [&](std::uint32_t chunk, const std::function<Status(std::string_view)>& use) {
           return log.ReadSnapshotChunk(at, chunk, use);
         },
-        at);
+        at, RootBytes(*log_root));
     // A snapshot of another format is a cache this build cannot read: fold instead.
     if (state.ok()) {
       loaded.state = std::move(state).value();
@@ -32,10 +42,12 @@ Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq) {
     }
   }
   if (loaded.state.revision < seq) {
-    Status folded = log.Scan(loaded.state.revision + 1, seq, [&](const storage::DecodedEvent& e) {
+    auto fold = [&](const storage::DecodedEvent& e) {
       Evolve(loaded.state, e.envelope());
       return true;
-    });
+    };
+    const std::uint64_t from = loaded.state.revision + 1;
+    Status folded = verify_folded ? log.ScanVerified(from, seq, fold) : log.Scan(from, seq, fold);
     if (!folded.ok()) return folded;
   }
   return loaded;
@@ -48,6 +60,11 @@ PreparedSnapshot PrepareSnapshot(const State& state) {
 Status StoreSnapshot(storage::EventLog& log, const PreparedSnapshot& snapshot) {
   // The chunks first, the header last: until the header is stored the snapshot is not
   // found, so one cut short is never half-read.
+  // The log's root at the snapshot's seq goes into its header: a snapshot copied from
+  // another history is then refused at open rather than trusted.
+  auto root = log.RootAt(snapshot.seq);
+  if (!root.ok()) return root.status();
+  SetLogRoot(snapshot.image, RootBytes(*root));
   const std::vector<std::string_view> chunks = ChunkBytes(snapshot.image);
   if (Status s = log.PutSnapshotChunks(snapshot.seq, chunks); !s.ok()) return s;
   return log.PutSnapshot(snapshot.seq, PackHeader(snapshot.image));

@@ -22,10 +22,14 @@ struct LoadedState {
 };
 
 // The state after events 1..seq (seq ≤ log.size()). Corruption("snapshot_mismatch") if
-// the nearest snapshot does not describe the seq it is stored at, and
+// the nearest snapshot does not describe the seq it is stored at or records a log root
+// other than the log's there (a snapshot of another history), and
 // Corruption("snapshot_undecodable") if it is damaged. A snapshot of another format (an
 // older build's) is ignored: the state is folded from the first event instead.
-Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq);
+// With `verify_folded`, the events folded after the snapshot are also checked against
+// the Merkle tree (EventLog::ScanVerified: "event_tampered", "root_mismatch").
+Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq,
+                              bool verify_folded = false);
 
 // A snapshot copied out of the state, ready to store. Preparing needs `state` held
 // steady (the engine holds its shared lock) and is kept to copying: one memcpy of the

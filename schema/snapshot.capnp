@@ -94,4 +94,9 @@ struct Snapshot {
   chunkCount @11 :UInt32;           # ceil(tokenCount / chunkRecords), numbered from 0
   recordSize @12 :UInt32;           # sizeof(TokenRecord) of the writer
   recordLayout @13 :UInt32;         # the writer's TokenRecord layout version
+
+  # The log's Merkle root over events 1..revision when the snapshot was written (empty
+  # in snapshots written before it was recorded). Opening refuses a snapshot whose root
+  # is not the log's at its seq: it was made from another history.
+  logRoot @14 :Data;
 }

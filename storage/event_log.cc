@@ -1,16 +1,21 @@
 #include "storage/event_log.h"
 
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -52,6 +57,92 @@ Result<SeqRange> PendingAppend::Wait() {
   return seqs_;
 }
 
+namespace {
+
+// RocksDB's diagnostics, appended to <dir>/LOG. RocksDB's own file logger asserts when it
+// writes again after a failed write (in builds with assertions, such as Debian's), so
+// that a full disk would abort the process instead of turning the log read-only; this
+// one drops what it cannot write.
+class DiagnosticsLog : public rocksdb::Logger {
+ public:
+  DiagnosticsLog(const std::string& path, rocksdb::InfoLogLevel level) : Logger(level) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  }
+  ~DiagnosticsLog() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DiagnosticsLog(const DiagnosticsLog&) = delete;
+  DiagnosticsLog& operator=(const DiagnosticsLog&) = delete;
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0) return;
+    char line[2048];
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::size_t n = std::strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &utc);
+    int body = std::vsnprintf(line + n, sizeof line - n - 1, format, ap);
+    if (body < 0) return;
+    n = std::min(sizeof line - 2, n + static_cast<std::size_t>(body));
+    line[n++] = '\n';
+    {
+      // RocksDB names the damaged file here (e.g. "…/000004.log: dropping 97 bytes;
+      // Corruption: checksum mismatch"), not in the status it returns.
+      std::string_view text(line, n - 1);
+      if (text.find("Corruption") != std::string_view::npos &&
+          std::string_view(CorruptionReason(std::string(text))) != "log_damaged") {
+        if (auto tag_end = text.rfind("] "); tag_end != std::string_view::npos) {
+          text.remove_prefix(tag_end + 2);
+        }
+        std::lock_guard lock(mu_);
+        last_corruption_ = text;
+      }
+    }
+    // A failed diagnostic write is dropped: the disk's state is reported by the writes
+    // that matter.
+    static_cast<void>(::write(fd_, line, n));
+  }
+
+  // The last line RocksDB logged about a corruption in a file it names; empty if none.
+  std::string last_corruption() const {
+    std::lock_guard lock(mu_);
+    return last_corruption_;
+  }
+
+ private:
+  int fd_ = -1;
+  mutable std::mutex mu_;
+  std::string last_corruption_;
+};
+
+}  // namespace
+
+Status EventLog::Impl::HoldDirectory() {
+  dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct stat st {};
+  if (dir_fd < 0 || ::fstat(dir_fd, &st) != 0) {
+    return Status::IoError("io_error", "opening " + dir + ": " + std::strerror(errno));
+  }
+  dir_device = st.st_dev;
+  dir_inode = st.st_ino;
+  return Status::Ok();
+}
+
+Status EventLog::Impl::DirectoryStillThere() const {
+  if (dir_fd < 0) return Status::Ok();
+  struct stat held {};
+  struct stat named {};
+  if (::fstat(dir_fd, &held) == 0 && held.st_nlink == 0) {
+    return Status::IoError("log_directory_gone", "the log directory " + dir + " was deleted");
+  }
+  if (::stat(dir.c_str(), &named) != 0 || named.st_dev != dir_device || named.st_ino != dir_inode) {
+    return Status::IoError("log_directory_gone",
+                           "the log directory " + dir + " was deleted or replaced");
+  }
+  return Status::Ok();
+}
+
 Status EventLog::Impl::OpenDb(bool create) {
   rocksdb::Options db_options;
   db_options.create_if_missing = create;
@@ -62,6 +153,14 @@ Status EventLog::Impl::OpenDb(bool create) {
   // never fill a memtable on their own and would otherwise keep old WAL files alive.
   db_options.max_total_wal_size = 64u << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  auto diagnostics =
+      std::make_shared<DiagnosticsLog>(dir + "/LOG", rocksdb::InfoLogLevel::WARN_LEVEL);
+  db_options.info_log = diagnostics;
+  // A record cut short at the end of the write-ahead log is a write a crash interrupted:
+  // it was never acknowledged, and is dropped. Damage anywhere else (a flipped byte in
+  // an earlier record) refuses the open ("wal_damaged") instead of silently dropping
+  // every record after it, acknowledged ones included, as point-in-time recovery would.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   if (options.faults) {
     env = NewFaultInjectingEnv(options.faults);
     db_options.env = env.get();
@@ -129,7 +228,10 @@ Status EventLog::Impl::OpenDb(bool create) {
   } else {
     s = rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
   }
-  if (!s.ok()) return FromRocks(s, "opening " + dir);
+  if (!s.ok()) {
+    std::string detail = diagnostics->last_corruption();
+    return FromRocks(s, "opening " + dir + (detail.empty() ? "" : " (" + detail + ")"));
+  }
   db.reset(raw);
   events = handles[1];
   index = handles[2];
@@ -248,6 +350,7 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
                                    dir + " is not empty and holds no authledger log");
   }
 
+  if (Status s = impl->HoldDirectory(); !s.ok()) return s;
   if (Status s = impl->OpenDb(create); !s.ok()) return s;
   if (create) {
     rocksdb::WriteBatch batch;

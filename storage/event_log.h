@@ -96,8 +96,11 @@ class EventLog {
  public:
   // Opens or creates the log in `dir`. Refuses: a directory holding something else
   // ("not_an_event_log"), a log of a newer format ("format_too_new"), a damaged one
-  // ("log_damaged", naming what is wrong), a missing one when !create_if_missing
-  // ("log_not_found").
+  // (naming what is wrong: "wal_damaged" for a damaged write-ahead-log record anywhere
+  // but a torn last one, "table_file_damaged" / "manifest_damaged" when RocksDB's
+  // checksums fail, the file named in the message; "log_damaged" when the recorded size,
+  // last event, Merkle frontier and recorded root disagree), a missing one when
+  // !create_if_missing ("log_not_found").
   static Result<std::unique_ptr<EventLog>> Open(const std::string& dir,
                                                 const EventLogOptions& options);
   // Stops the writer after the queued groups are written, then closes.
@@ -128,7 +131,9 @@ class EventLog {
   std::int64_t last_time_us() const;
   // Number of durable events; their seqs are 1..size().
   std::uint64_t size() const;
-  // OK while the log accepts appends; else why it stopped.
+  // OK while the log accepts appends; else why it stopped: "log_disk_full" (ENOSPC),
+  // "log_directory_gone" (the directory was deleted or moved away: checked before and
+  // after each group is written), "log_write_failed" (any other write or fsync error).
   Status health() const;
 
   // ---- Reading (durable events only) ----
@@ -157,6 +162,15 @@ class EventLog {
   Result<std::vector<Hash>> InclusionProof(std::uint64_t seq, std::uint64_t tree_size) const;
   // Proof that the tree of `old_size` events is a prefix of the tree of `new_size`.
   Result<std::vector<Hash>> ConsistencyProof(std::uint64_t old_size, std::uint64_t new_size) const;
+  // Scan, and also recomputes each event's leaf hash and compares it with the stored
+  // leaf, then checks that the stored tree over 1..first-1 extended by the recomputed
+  // leaves of first..last has the stored root at `last`. What Open of the engine runs on
+  // the events after its snapshot: it costs one SHA-256 per event it folds anyway.
+  // Corruption "event_tampered" (naming the seq, *bad_seq receives it) or
+  // "root_mismatch"; stops early (OK) when `visit` returns false.
+  Status ScanVerified(std::uint64_t first, std::uint64_t last,
+                      const std::function<bool(const DecodedEvent&)>& visit,
+                      std::uint64_t* bad_seq = nullptr) const;
   // Re-reads every event, recomputes its leaf hash, checks it decodes canonically with
   // the right seq and non-decreasing time, and recomputes the root. Fails with
   // Corruption naming the first bad seq ("event_missing", "event_tampered",

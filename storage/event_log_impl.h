@@ -5,6 +5,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -116,6 +117,7 @@ struct EventLog::Impl {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     handles.clear();
     if (db) static_cast<void>(db->Close());
+    if (dir_fd >= 0) ::close(dir_fd);
   }
 
   RocksNodeReader nodes() const { return RocksNodeReader(db.get(), merkle); }
@@ -158,6 +160,17 @@ struct EventLog::Impl {
       }
       last_time = slot->last_time_us;
     }
+    // Deleting the directory does not stop writes to the files already open (unlinked
+    // files stay writable, and fsync succeeds), so that a group written after a `rm -rf`
+    // would be acknowledged and lost. One fstat and one stat per group (not per event),
+    // before the write (so that nothing is written into a directory moved away) and
+    // after it (a deletion during the write), see it.
+    const std::string range = "events " + std::to_string(group.front()->first_seq) + ".." +
+                              std::to_string(group.back()->last_seq());
+    if (Status gone = DirectoryStillThere(); !gone.ok()) {
+      return Status::IoError(gone.reason(),
+                             "not writing " + range + ": " + std::string(gone.message()));
+    }
     Hash root = frontier->Root();
     batch.Put(meta, kMetaSize, U64Bytes(frontier->size()));
     batch.Put(meta, kMetaRoot, ToSlice(root));
@@ -166,21 +179,37 @@ struct EventLog::Impl {
     write_options.sync = true;
     rocksdb::Status s = db->Write(write_options, &batch);
     if (!s.ok()) {
-      return Status::IoError("log_write_failed",
-                             "writing events " + std::to_string(group.front()->first_seq) + ".." +
-                                 std::to_string(group.back()->last_seq()) + ": " + s.ToString());
+      // A full disk has its own reason: the operator's fix (free space) differs.
+      return Status::IoError(s.IsNoSpace() ? "log_disk_full" : "log_write_failed",
+                             "writing " + range + ": " + s.ToString());
+    }
+    if (Status gone = DirectoryStillThere(); !gone.ok()) {
+      return Status::IoError(gone.reason(),
+                             "writing " + range + ": " + std::string(gone.message()));
     }
     {
       std::lock_guard lock(committed_mu);
       committed_root = root;
       committed_time_us = last_time;
+      // Under the lock with the root: a checkpoint (or RootAt) reading them together
+      // must never pair the new root with the old size.
+      size.store(frontier->size(), std::memory_order_release);
     }
-    size.store(frontier->size(), std::memory_order_release);
     return Status::Ok();
   }
 
   Status OpenDb(bool create);
   Status LoadCommittedState();
+
+  // The log's directory, held open since Open to notice it being deleted or replaced.
+  int dir_fd = -1;
+  std::uint64_t dir_device = 0;
+  std::uint64_t dir_inode = 0;
+  // Remembers the directory's identity (at Open).
+  Status HoldDirectory();
+  // IoError("log_directory_gone") once the directory was deleted, or its path now
+  // names another directory.
+  Status DirectoryStillThere() const;
 };
 
 }  // namespace authledger::storage

@@ -75,6 +75,65 @@ Status EventLog::Scan(std::uint64_t first, std::uint64_t last,
   return Status::Ok();
 }
 
+Status EventLog::ScanVerified(std::uint64_t first, std::uint64_t last,
+                              const std::function<bool(const DecodedEvent&)>& visit,
+                              std::uint64_t* bad_seq) const {
+  if (bad_seq) *bad_seq = 0;
+  first = std::max<std::uint64_t>(first, 1);
+  last = std::min(last, size());
+  if (first > last) return Status::Ok();
+  RocksNodeReader nodes = impl_->nodes();
+  auto frontier = MerkleFrontier::Load(nodes, first - 1);
+  if (!frontier.ok()) return frontier.status();
+  // The stored leaves of first..last, read in step with the events by a second iterator.
+  auto leaf_start = MerkleNodeKey(0, first - 1);
+  auto leaf_end = MerkleNodeKey(0, last);
+  rocksdb::Slice leaf_upper = ToSlice(leaf_end);
+  rocksdb::ReadOptions leaf_options;
+  leaf_options.iterate_upper_bound = &leaf_upper;
+  leaf_options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> leaves(impl_->db->NewIterator(leaf_options, impl_->merkle));
+  leaves->Seek(ToSlice(leaf_start));
+  std::vector<PerfectNodeWrite> ignored;
+  Status problem;
+  bool stopped = false;
+  Status scanned = Scan(first, last, [&](const DecodedEvent& event) {
+    const std::uint64_t seq = event.seq();
+    const auto expected_key = MerkleNodeKey(0, seq - 1);
+    Hash leaf = LeafHash(event.bytes());
+    if (!leaves->Valid() || leaves->key() != ToSlice(expected_key) ||
+        leaves->value() != ToSlice(leaf)) {
+      if (bad_seq) *bad_seq = seq;
+      problem = leaves->status().ok()
+                    ? Status::Corruption("event_tampered",
+                                         SeqMessage(seq, "bytes do not match the Merkle leaf"))
+                    : FromRocks(leaves->status(), SeqMessage(seq, "reading the Merkle leaf"));
+      return false;
+    }
+    leaves->Next();
+    ignored.clear();
+    frontier->Append(leaf, &ignored);
+    if (!visit(event)) {
+      stopped = true;
+      return false;
+    }
+    return true;
+  });
+  if (!problem.ok()) return problem;
+  if (!scanned.ok()) return scanned;
+  if (stopped) return Status::Ok();
+  auto root = RootAt(last);
+  if (!root.ok()) return root.status();
+  if (frontier->Root() != *root) {
+    if (bad_seq) *bad_seq = first;
+    return Status::Corruption(
+        "root_mismatch", "the Merkle root recomputed over events " + std::to_string(first) + ".." +
+                             std::to_string(last) +
+                             " on the stored tree before them is not the stored root");
+  }
+  return Status::Ok();
+}
+
 Result<std::uint64_t> EventLog::FirstSeqAtOrAfter(std::int64_t time_us) const {
   // Binary search over seqs: event time never decreases along seq.
   std::uint64_t lo = 1;

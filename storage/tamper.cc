@@ -36,6 +36,7 @@ class RawLog {
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* events() { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* merkle() { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* snapshots() { return handles_[4]; }
   rocksdb::ColumnFamilyHandle* meta() { return handles_[5]; }
 
   Result<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::uint64_t seq) {
@@ -121,6 +122,41 @@ Status TruncateTail(const std::string& dir, std::uint64_t keep) {
   options.sync = true;
   rs = log.db()->Write(options, &batch);
   return rs.ok() ? Status::Ok() : FromRocks(rs, "truncating");
+}
+
+Status CopySnapshot(const std::string& from_dir, const std::string& dir, std::uint64_t seq) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  {
+    RawLog from;
+    if (Status s = from.Open(from_dir); !s.ok()) return s;
+    std::unique_ptr<rocksdb::Iterator> it(
+        from.db()->NewIterator(rocksdb::ReadOptions(), from.snapshots()));
+    const std::string first = U64Bytes(seq);
+    for (it->Seek(first); it->Valid() && it->key().starts_with(first); it->Next()) {
+      keys.emplace_back(it->key().ToString(), it->value().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading the snapshot");
+  }
+  if (keys.empty()) return Status::NotFound("snapshot_not_found", "no snapshot to copy");
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(log.snapshots(), U64Bytes(seq), U64Bytes(seq + 1));
+  for (const auto& [key, value] : keys) batch.Put(log.snapshots(), key, value);
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status rs = log.db()->Write(options, &batch);
+  return rs.ok() ? Status::Ok() : FromRocks(rs, "writing the snapshot");
+}
+
+Status DeleteSnapshot(const std::string& dir, std::uint64_t seq) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s =
+      log.db()->DeleteRange(options, log.snapshots(), U64Bytes(seq), U64Bytes(seq + 1));
+  return s.ok() ? Status::Ok() : FromRocks(s, "deleting the snapshot");
 }
 
 Status SetFormatVersion(const std::string& dir, std::uint64_t version) {

@@ -27,6 +27,13 @@ Status TruncateTail(const std::string& dir, std::uint64_t keep);
 // Replaces the stored bytes of event `seq` with `bytes` verbatim.
 Status OverwriteEvent(const std::string& dir, std::uint64_t seq, const std::string& bytes);
 
+// Replaces the snapshot at `seq` of the log at `dir` (header and chunks) with the one
+// stored at `seq` in the log at `from_dir`, as a restore from the wrong backup would.
+Status CopySnapshot(const std::string& from_dir, const std::string& dir, std::uint64_t seq);
+
+// Deletes the snapshot at `seq` (header and chunks), as a crash before it was written.
+Status DeleteSnapshot(const std::string& dir, std::uint64_t seq);
+
 // Rewrites the recorded log format version.
 Status SetFormatVersion(const std::string& dir, std::uint64_t version);
 

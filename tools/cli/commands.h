@@ -39,5 +39,8 @@ void AddAuditCommands(CLI::App& app, CommandIo io, int* exit_code,
                       RemoteAuditorFactory remote = nullptr);
 // replay --to|--step|--diff, policy set --dry-run (tools/cli/replay_commands.cc).
 void AddReplayCommands(CLI::App& app, CommandIo io, int* exit_code);
+// recover --data DIR [--yes] (tools/cli/recover_command.cc): the one subcommand that
+// writes the log; it needs the engine stopped.
+void AddRecoverCommand(CLI::App& app, CommandIo io, int* exit_code);
 
 }  // namespace authledger::cli

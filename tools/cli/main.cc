@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   authledger::cli::AddLogCommands(app, io, &exit_code);
   authledger::cli::AddAuditCommands(app, io, &exit_code, authledger::server::OpenRemoteAuditor);
   authledger::cli::AddReplayCommands(app, io, &exit_code);
+  authledger::cli::AddRecoverCommand(app, io, &exit_code);
   authledger::server::AddServeCommand(app, io, &exit_code);
 
   try {

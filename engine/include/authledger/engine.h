@@ -9,8 +9,12 @@
 // CanCreatePersonalToken) read the state of durable events only, never wait for a
 // command, and scale with cores.
 //
-// If the disk fails the engine turns read-only: commands fail with the reason, checks go
-// on answering from what is durable.
+// If the disk fails the engine turns read-only: the command whose write failed gets the
+// log's reason ("log_disk_full", "log_write_failed", "log_directory_gone"), every later
+// one "engine_read_only" naming it, and checks go on answering from what was durable
+// before the failure (the failed command is never visible). Reopening once the fault is
+// gone resumes from what is durable. A command refused by a failed fsync has an unknown
+// outcome, as after a timeout: its events may or may not be found after reopening.
 //
 // Thread-safety: every method may be called from any number of threads at once.
 #pragma once
@@ -129,7 +133,17 @@ struct LogCheckpoint {
 class Engine {
  public:
   // Opens (or creates) the engine's log in `dir` and restores the state from the latest
-  // snapshot plus the events after it.
+  // snapshot plus the events after it. Refuses a damaged log with a stable reason naming
+  // the seq or file (never starts on it; `authledger recover` rebuilds it). What Open
+  // checks, at a cost independent of the log's length: the recorded size against the
+  // last stored event; the stored Merkle frontier against the recorded root; the
+  // snapshot's recorded root against the tree at its seq ("snapshot_mismatch"); every
+  // event after the snapshot and the latest 64Ki events re-hashed against their leaves,
+  // and the root recomputed over them ("event_tampered", "root_mismatch"); and RocksDB's
+  // checksums of what it reads (write-ahead log, table footers and indexes, the blocks
+  // of those events: "wal_damaged", "table_file_damaged"). Older events and snapshots are
+  // re-read only by `verify` (VerifyLog), which checks every leaf, the root, and every
+  // snapshot against a replay.
   static Result<std::unique_ptr<Engine>> Open(const std::string& dir, EngineOptions options = {});
   // Finishes queued commands, writes a snapshot, and closes the log.
   virtual ~Engine() = default;

@@ -131,7 +131,8 @@ struct VerifyReport {
   std::size_t checkpoints_checked = 0;
   // Empty when everything verified. Else the first problem found: a stable reason
   // ("event_tampered", "event_missing", "event_undecodable", "root_mismatch",
-  // "log_damaged", "snapshot_mismatch", "snapshot_undecodable",
+  // "log_damaged", "wal_damaged", "table_file_damaged", "manifest_damaged",
+  // "snapshot_mismatch", "snapshot_undecodable",
   // "checkpoint_signature_invalid", "checkpoint_beyond_log", "checkpoint_root_mismatch",
   // "checkpoint_time_mismatch"), the first bad seq (0 when the problem is not tied to
   // one event) and what was wrong.
