@@ -13,6 +13,9 @@
 namespace authledger::server {
 namespace {
 
+// First segment of a request's message (a check fits; larger requests grow it).
+constexpr unsigned kRequestWords = 256;
+
 struct Route {
   std::string_view method;
   std::string_view pattern;  // segments; "{name}" binds a parameter
@@ -227,7 +230,7 @@ ApiResponse Dispatcher::Handle(const ApiRequest& request) {
     return finish(ErrorResponse(400, "invalid_request", "this route takes no body"));
   }
 
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(kRequestWords);
   auto req = message.initRoot<wire::Request>();
   if (!request.on_behalf_of.empty() || !request.client_ip.empty() || !request.request_id.empty()) {
     auto on_behalf = req.initOnBehalfOf();

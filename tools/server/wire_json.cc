@@ -15,6 +15,9 @@ namespace authledger::server {
 namespace {
 
 constexpr double kMaxExact = 9007199254740992.0;  // 2^53
+// First segment of a scratch message: a request or an answer of a check fits; larger
+// ones grow it (Cap'n Proto zeroes the first segment, so a default 8 KiB one costs).
+constexpr unsigned kScratchWords = 256;
 
 // Whole JSON numbers (or decimal strings, the codec's own form) within ±2^53.
 template <typename T>
@@ -159,7 +162,7 @@ Status DecodeValue(capnp::JsonValue::Reader input, capnp::DynamicStruct::Builder
     return InvalidRequest(std::string("body does not fit the request: ") +
                           e.getDescription().cStr());
   }
-  capnp::MallocMessageBuilder scratch;
+  capnp::MallocMessageBuilder scratch(kScratchWords);
   auto used = scratch.initRoot<capnp::JsonValue>();
   Codec().encode(out.asReader(), out.getSchema(), used);
   if (std::string key = UnknownKey(input, used.asReader(), ""); !key.empty()) {
@@ -299,7 +302,7 @@ Status DecodeJson(std::string_view json, capnp::DynamicStruct::Builder out) {
 
 Status DecodeRequest(std::string_view body, const Params& params,
                      capnp::DynamicStruct::Builder out) {
-  capnp::MallocMessageBuilder scratch;
+  capnp::MallocMessageBuilder scratch(kScratchWords);
   auto parsed = scratch.initRoot<capnp::JsonValue>();
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     parsed.initObject(0);
@@ -340,7 +343,7 @@ Status DecodeEventJson(std::string_view json, schema::Envelope::Builder out) {
 }
 
 std::string EncodeJson(capnp::DynamicValue::Reader value, capnp::Type type) {
-  capnp::MallocMessageBuilder scratch;
+  capnp::MallocMessageBuilder scratch(kScratchWords);
   auto json = scratch.initRoot<capnp::JsonValue>();
   Codec().encode(value, type, json);
   std::string out;
