@@ -59,6 +59,10 @@ Result<SeqRange> PendingAppend::Wait() {
 
 namespace {
 
+// Present in a log's directory from the start of its creation until its format version
+// is durable.
+constexpr const char* kCreatingMarker = "CREATING";
+
 // RocksDB's diagnostics, appended to <dir>/LOG. RocksDB's own file logger asserts when it
 // writes again after a failed write (in builds with assertions, such as Debian's), so
 // that a full disk would abort the process instead of turning the log read-only; this
@@ -334,6 +338,21 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   if (exists && !fs::is_directory(dir, ec)) {
     return Status::InvalidArgument("not_an_event_log", dir + " is not a directory");
   }
+  // A log is created under a marker file that goes away only once its format version
+  // is durable. A directory still holding the marker is a creation a crash cut short:
+  // Open had not returned, so nothing was ever acknowledged there; it starts over.
+  const fs::path marker = fs::path(dir) / kCreatingMarker;
+  bool interrupted = false;
+  if (exists && !empty && fs::exists(marker, ec)) {
+    if (!options.create_if_missing || options.read_only) {
+      return Status::NotFound("log_not_found",
+                              dir + " holds only a log whose creation was cut short");
+    }
+    for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
+    if (ec) return Status::IoError("io_error", "clearing " + dir + ": " + ec.message());
+    empty = true;
+    interrupted = true;
+  }
   bool create = empty;
   if (create) {
     if (!options.create_if_missing || options.read_only) {
@@ -351,6 +370,13 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
   }
 
   if (Status s = impl->HoldDirectory(); !s.ok()) return s;
+  if (create) {
+    const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ::fsync(fd) != 0 || ::close(fd) != 0 || ::fsync(impl->dir_fd) != 0) {
+      return Status::IoError("io_error",
+                             "marking " + dir + " as being created: " + std::strerror(errno));
+    }
+  }
   if (Status s = impl->OpenDb(create); !s.ok()) return s;
   if (create) {
     rocksdb::WriteBatch batch;
@@ -361,6 +387,14 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
     write_options.sync = true;
     rocksdb::Status s = impl->db->Write(write_options, &batch);
     if (!s.ok()) return FromRocks(s, "initializing " + dir);
+    if (::unlink(marker.c_str()) != 0 || ::fsync(impl->dir_fd) != 0) {
+      return Status::IoError("io_error",
+                             "finishing the creation of " + dir + ": " + std::strerror(errno));
+    }
+    if (interrupted) {
+      rocksdb::Warn(impl->db->GetDBOptions().info_log,
+                    "authledger: the creation of this log had been cut short; created it anew");
+    }
   }
   if (Status s = impl->LoadCommittedState(); !s.ok()) return s;
 
