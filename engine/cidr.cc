@@ -16,7 +16,10 @@ Status BadIp(std::string_view text) {
 }  // namespace
 
 Result<IpAddress> ParseIp(std::string_view text) {
-  if (text.empty() || text.size() > 45) return BadIp(text);
+  // A NUL would end the text early for inet_pton, which would accept "1.2.3.4\0junk".
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) {
+    return BadIp(text);
+  }
   std::string s(text);
   IpAddress ip;
   std::array<std::uint8_t, 4> v4{};

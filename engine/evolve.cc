@@ -149,7 +149,10 @@ void PolicyToSchema(const AuthenticationPolicy& p, schema::AuthenticationPolicy:
   out.setTwoFactorRequired(p.two_factor_required);
   out.setOauthEnabled(p.oauth_enabled);
   auto providers = out.initOauthProviders(static_cast<unsigned>(p.oauth_providers.size()));
-  for (unsigned i = 0; i < providers.size(); ++i) providers.set(i, p.oauth_providers[i]);
+  for (unsigned i = 0; i < providers.size(); ++i) {
+    // With its size: a std::string converts to Text through c_str(), cut at a NUL.
+    providers.set(i, capnp::Text::Reader(p.oauth_providers[i].data(), p.oauth_providers[i].size()));
+  }
   out.setSamlEnabled(p.saml_enabled);
   out.setSamlAllowExternal(p.saml_allow_external);
   out.setPersonalTokensEnabled(p.personal_tokens_enabled);

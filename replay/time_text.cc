@@ -15,10 +15,11 @@ std::string FormatTime(std::int64_t time_us) {
   std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char date[32];
-  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%06lldZ", date, static_cast<long long>(micros));
+  // Not strftime's %Y, which gives years before 1000 fewer than RFC 3339's four digits.
+  char out[64];
+  std::snprintf(out, sizeof(out), "%04lld-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+                static_cast<long long>(tm.tm_year) + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<long long>(micros));
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "storage/event_codec.h"
 
+#include <capnp/any.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
@@ -53,14 +54,39 @@ Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
   options.nestingLimit = 16;
   kj::ArrayPtr<const capnp::word> segments[1] = {event.words_.asPtr()};
   try {
+    // One full walk, on a reader allowed a quarter of the traversal limit: a damaged
+    // pointer, pointers that share data or lists of empty elements (whose repeated reads
+    // would exhaust the limit) fail here, not later in a reader that does not expect an
+    // exception (Evolve, export). A canonical event (every stored one) is walked by the
+    // canonical check; any other by canonicalizing it.
+    capnp::ReaderOptions walk_options = options;
+    walk_options.traversalLimitInWords = kTraversalLimitWords / 4;
+    capnp::SegmentArrayMessageReader walk(kj::arrayPtr(segments, 1), walk_options);
+    // A null root reads as an all-default envelope whose canonical form is other bytes.
+    if (walk.getRoot<capnp::AnyPointer>().isNull()) {
+      return Status::Corruption("event_undecodable", "stored event has no envelope");
+    }
+    const bool canonical_form = walk.isCanonical();
+    if (!canonical_form && !require_canonical) {
+      static_cast<void>(capnp::canonicalize(walk.getRoot<schema::Envelope>()));
+    }
+    // isCanonical lets some other encodings through (an empty list of any element
+    // size), so `verify` compares the bytes with the canonical encoding itself.
+    if (require_canonical) {
+      bool same = false;
+      if (canonical_form) {
+        capnp::SegmentArrayMessageReader fresh(kj::arrayPtr(segments, 1), walk_options);
+        same = capnp::canonicalize(fresh.getRoot<schema::Envelope>()).asBytes() ==
+               kj::ArrayPtr<const kj::byte>(bytes.data(), bytes.size());
+      }
+      if (!same) {
+        return Status::Corruption("event_not_canonical",
+                                  "stored event bytes are not the canonical encoding");
+      }
+    }
     event.reader_ =
         std::make_unique<capnp::SegmentArrayMessageReader>(kj::arrayPtr(segments, 1), options);
-    if (require_canonical && !event.reader_->isCanonical()) {
-      return Status::Corruption("event_not_canonical",
-                                "stored event bytes are not the canonical encoding");
-    }
     event.envelope_ = event.reader_->getRoot<schema::Envelope>();
-    // Touch the union tag so that a damaged root pointer fails here, not later.
     static_cast<void>(event.envelope_.getEvent().which());
   } catch (const kj::Exception& e) {
     return Status::Corruption("event_undecodable", std::string("stored event does not decode: ") +
