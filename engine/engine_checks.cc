@@ -2,9 +2,9 @@
 #include <openssl/crypto.h>
 
 #include "engine/engine_impl.h"
+#include "engine/log_checkpoint.h"
 #include "engine/rules.h"
 #include "engine/snapshot.h"
-#include "engine/log_checkpoint.h"
 #include "engine/state_store.h"
 #include "engine/token_secret.h"
 #include "storage/hash.h"
