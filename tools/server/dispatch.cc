@@ -108,10 +108,19 @@ std::optional<std::string> Unescape(std::string_view text, bool query) {
   return out;
 }
 
+// The segments of every route's pattern, split once.
+const std::vector<std::vector<std::string_view>>& PatternSegments() {
+  static const auto* const all = [] {
+    auto* out = new std::vector<std::vector<std::string_view>>();
+    for (const Route& r : kRoutes) out->push_back(Segments(r.pattern));
+    return out;
+  }();
+  return *all;
+}
+
 // Binds the route's "{name}" segments; false unless every literal segment matches.
-bool Match(std::string_view pattern, const std::vector<std::string_view>& segments,
+bool Match(const std::vector<std::string_view>& want, const std::vector<std::string_view>& segments,
            Params* params) {
-  const std::vector<std::string_view> want = Segments(pattern);
   if (want.size() != segments.size()) return false;
   Params bound;
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -130,9 +139,10 @@ bool Match(std::string_view pattern, const std::vector<std::string_view>& segmen
 // The route (method, path) names, or nullptr; *path_known if another method would match.
 const Route* FindRoute(std::string_view method, const std::vector<std::string_view>& segments,
                        Params* params, bool* path_known) {
-  for (const Route& candidate : kRoutes) {
+  for (std::size_t i = 0; i < kRoutes.size(); ++i) {
+    const Route& candidate = kRoutes[i];
     Params bound;
-    if (!Match(candidate.pattern, segments, &bound)) continue;
+    if (!Match(PatternSegments()[i], segments, &bound)) continue;
     *path_known = true;
     if (candidate.method != method) continue;
     *params = std::move(bound);

@@ -447,18 +447,20 @@ unsigned Service::Dispatch(Call& call) {
   const Actor& actor = call.actor;
   const auto start = std::chrono::steady_clock::now();
   // Commands: engine result → revision answer, counted with their latency.
+  // A command that reached the engine, counted with how long it took.
+  auto count = [&](bool ok) {
+    metrics_.CountCommand(ok, std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count());
+  };
   auto command = [&](const Result<std::uint64_t>& revision) -> unsigned {
-    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - start);
-    metrics_.CountCommand(revision.ok(), latency.count());
+    count(revision.ok());
     if (!revision.ok()) return call.Fail(revision.status());
     response.getBody().initRevision().setRevision(*revision);
     return 200;
   };
   auto created = [&](const Result<CreatedToken>& token) -> unsigned {
-    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - start);
-    metrics_.CountCommand(token.ok(), latency.count());
+    count(token.ok());
     if (!token.ok()) return call.Fail(token.status());
     auto out = response.getBody().initCreatedToken();
     out.setTokenPrefix(token->token_prefix);
@@ -561,9 +563,7 @@ unsigned Service::Dispatch(Call& call) {
         change = engine_.DryRunPolicy(actor, Str(r.getOrgId()), update);
       } else {
         change = engine_.UpdatePolicy(actor, Str(r.getOrgId()), update);
-        const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - start);
-        metrics_.CountCommand(change.ok(), latency.count());
+        count(change.ok());
       }
       if (!change.ok()) return call.Fail(change.status());
       SetPolicyChange(response.getBody().initPolicyChange(), *change);
