@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (the `fuzz` preset: clang, ASan+UBSan) and runs each for
 # a while over a copy of its committed seed corpus. Exits non-zero if any target crashes
-# (or fails to build); the crashing input is kept under build/fuzz/artifacts/.
+# (or fails to build); the crashing input is kept under build/<preset>/artifacts/.
 #
 #   tools/fuzz.sh [SECONDS_PER_TARGET [TARGET…]]
 #
-#   tools/fuzz.sh 15     CI: a short bounded run of every target
+#   tools/fuzz.sh 10     a short bounded run of every target (what CI does)
 #   tools/fuzz.sh        60 s per target
 #   tools/fuzz.sh 600    the long run (10 min per target), before a release
 #   tools/fuzz.sh 60 cidr time_text      only these targets
@@ -15,8 +15,9 @@
 # inputs found during a run go to a temporary copy, never into the committed corpus: to
 # keep a crashing input as a seed, copy it there by hand, with a regression test.
 #
-# Environment: FUZZ_BUILD_JOBS (default: all cores), FUZZ_KEEP_CORPUS=DIR to keep the
-# grown corpora in DIR/<name>.
+# Environment: FUZZ_PRESET (default `fuzz`: the asan configuration without the tests;
+# CI's `asan` job sets `asan`, whose build already has the targets), FUZZ_BUILD_JOBS
+# (default: all cores), FUZZ_KEEP_CORPUS=DIR to keep the grown corpora in DIR/<name>.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,9 +29,10 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
   exit 2
 fi
 
-build_dir=build/fuzz
-cmake --preset fuzz > /dev/null
-cmake --build --preset fuzz -j "${FUZZ_BUILD_JOBS:-$(nproc)}"
+preset="${FUZZ_PRESET:-fuzz}"
+build_dir="build/$preset"
+cmake --preset "$preset" > /dev/null
+cmake --build "$build_dir" --target authledger_fuzzers -j "${FUZZ_BUILD_JOBS:-$(nproc)}"
 
 fuzz_dir="$build_dir/tests/fuzz"
 artifacts="$build_dir/artifacts"

@@ -3,12 +3,14 @@
 # configures and builds with the CMake presets, then runs the main job or the tests.
 #
 #   tools/quickstart.sh demo        build (release) and run the demo
-#   tools/quickstart.sh test        build (dev, warnings as errors) and run the whole test
-#                                   suite (what CI runs)
-#   tools/quickstart.sh sanitizers  the sanitizer jobs (not yet part of `test`: they have
-#                                   not had a full green run within CI's time budget):
-#                                   - preset asan: the whole suite under AddressSanitizer
-#                                     + UndefinedBehaviorSanitizer (build/asan)
+#   tools/quickstart.sh test        build (dev: gcc, debug, warnings as errors) and run the
+#                                   whole test suite (what CI runs)
+#   tools/quickstart.sh sanitizers  the sanitizer and fuzz jobs (not yet part of `test`:
+#                                   they have not had a full green run within CI's time
+#                                   budget on this shared machine):
+#                                   - preset asan: clang, AddressSanitizer + UBSan, the
+#                                     whole suite again (build/asan); the same build has
+#                                     the libFuzzer targets, each run 10 s over its corpus
 #                                   - preset tsan: the engine and storage tests, with the
 #                                     stress test, under ThreadSanitizer (build/tsan; only
 #                                     those two test binaries are built; suppressions for
@@ -28,10 +30,13 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
 )
+# Only for `sanitizers` (clang, its sanitizer runtimes and libFuzzer).
+sanitizer_packages=(clang libclang-rt-dev)
 
+# install_packages [EXTRA…]: the packages above and EXTRA, those not yet installed.
 install_packages() {
   local missing=()
-  for p in "${packages[@]}"; do
+  for p in "${packages[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -66,8 +71,9 @@ case "${1:-}" in
     run_preset dev
     ;;
   sanitizers)
-    install_packages
+    install_packages "${sanitizer_packages[@]}"
     run_preset asan
+    timed "fuzz" env FUZZ_PRESET=asan tools/fuzz.sh "${FUZZ_SECONDS:-10}"
     run_preset tsan
     ;;
   demo)
