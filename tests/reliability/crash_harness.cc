@@ -1,133 +1,57 @@
 #include "tests/reliability/crash_harness.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 
 namespace authledger::testing {
 
 std::string CrashWorkloadBinary() { return AUTHLEDGER_CRASH_WORKLOAD; }
 
-namespace {
-
-// A child that acknowledges nothing for this long is stuck: the run ends as a failure
-// instead of hanging the test (a guard, not a timing assertion).
-constexpr auto kStuckAfter = std::chrono::seconds(120);
-
-class LineReader {
- public:
-  explicit LineReader(ChildRun& run) : run_(run) {}
-
-  // Feeds bytes read from the pipe; parses every complete line.
-  void Feed(const char* data, std::size_t size) {
-    pending_.append(data, size);
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1) {
-      Parse(pending_.substr(start, nl - start));
-    }
-    pending_.erase(0, start);
+std::string StuckGuard::Check(const ChildRun& run) {
+  constexpr auto kStuckAfter = std::chrono::seconds(120);
+  const auto now = std::chrono::steady_clock::now();
+  if (run.acks.size() != seen_) {
+    seen_ = run.acks.size();
+    last_progress_ = now;
+  } else if (now - last_progress_ > kStuckAfter) {
+    return "the child acknowledged nothing for " + std::to_string(kStuckAfter.count()) + " s";
   }
-
- private:
-  void Parse(const std::string& line) {
-    auto parsed = ParseLine(line);
-    if (!parsed) {
-      // Never echo the line: it may hold a secret.
-      if (run_.error.empty()) run_.error = "the child wrote a line that is not the protocol";
-      return;
-    }
-    if (parsed->opened_at) run_.opened_at = parsed->opened_at;
-    if (parsed->ack) run_.acks.push_back(std::move(*parsed->ack));
-  }
-
-  ChildRun& run_;
-  std::string pending_;  // an incomplete last line (dropped if the child dies mid-way)
-};
-
-// Reads what is available within `timeout_ms`; false at the end of the stream.
-bool Pump(int fd, LineReader& reader, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  int ready = ::poll(&p, 1, timeout_ms);
-  if (ready <= 0) return true;  // timeout or EINTR: nothing yet
-  char buffer[4096];
-  ssize_t n = ::read(fd, buffer, sizeof buffer);
-  if (n < 0) return errno == EINTR || errno == EAGAIN;
-  if (n == 0) return false;
-  reader.Feed(buffer, static_cast<std::size_t>(n));
-  return true;
+  return {};
 }
-
-}  // namespace
 
 ChildRun RunAndKill(const std::string& data_dir, const std::string& log_file, std::uint64_t seed,
                     const KillPlan& plan) {
   ChildRun run;
-  std::string binary = CrashWorkloadBinary();
-  std::string dir = data_dir;
-  std::string seed_text = std::to_string(seed);
-  std::string log = log_file;
-  char* argv[] = {binary.data(), dir.data(), seed_text.data(), log.data(), nullptr};
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    run.error = std::string("pipe: ") + std::strerror(errno);
+  auto child = ChildProcess::Start(
+      {CrashWorkloadBinary(), data_dir, std::to_string(seed), log_file}, "", &run);
+  if (!child.ok()) {
+    run.error = child.status().ToString();
     return run;
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    run.error = std::string("fork: ") + std::strerror(errno);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return run;
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    if (::dup2(fds[1], STDOUT_FILENO) < 0) ::_exit(126);
-    ::execv(argv[0], argv);
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-
-  LineReader reader(run);
   bool open = true;
-  auto last_progress = std::chrono::steady_clock::now();
-  std::size_t seen = 0;
+  StuckGuard guard;
   while (open && run.error.empty() && run.acks.size() < plan.after_acks) {
-    open = Pump(fds[0], reader, 100);
-    if (run.acks.size() != seen) {
-      seen = run.acks.size();
-      last_progress = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - last_progress > kStuckAfter) {
-      run.error =
-          "the child acknowledged nothing for " + std::to_string(kStuckAfter.count()) + " s";
-    }
+    open = (*child)->Pump(std::chrono::milliseconds(100));
+    if (run.error.empty()) run.error = guard.Check(run);
   }
   if (open && plan.delay_us > 0) ::usleep(plan.delay_us);
-
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  // Whatever it wrote before dying is still in the pipe.
-  while (Pump(fds[0], reader, 1000)) {
-  }
-  ::close(fds[0]);
-  if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) && run.error.empty()) {
-    run.error = WIFEXITED(status)
-                    ? "the child exited by itself with status " +
-                          std::to_string(WEXITSTATUS(status)) + " (see its standard error)"
-                    : "the child died of signal " + std::to_string(WTERMSIG(status));
+  const std::string ended = (*child)->Kill();
+  if (!ended.empty() && run.error.empty()) {
+    run.error = "the child " + ended + " by itself (see its standard error)";
   }
   return run;
+}
+
+KillPlan RandomPlan(std::mt19937_64& rng) {
+  if (std::bernoulli_distribution(0.1)(rng)) {
+    return {0, std::uniform_int_distribution<std::uint32_t>(0, 300'000)(rng)};
+  }
+  return {std::uniform_int_distribution<std::uint32_t>(1, 40)(rng),
+          std::uniform_int_distribution<std::uint32_t>(0, 5'000)(rng)};
 }
 
 void History::Add(const std::vector<Ack>& acks) {
@@ -137,6 +61,8 @@ void History::Add(const std::vector<Ack>& acks) {
     if (a.MadeToken())
       tokens_.push_back({a.subject, a.owner, a.op, a.method, a.secret, a.revision});
   }
+  std::stable_sort(acks_.begin(), acks_.end(),
+                   [](const Ack& a, const Ack& b) { return a.revision < b.revision; });
 }
 
 std::vector<GoneToken> History::GoneTokens() const {

@@ -1,16 +1,19 @@
 // The parent's side of the crash test: runs the crash workload (crash_workload.cc) as a
-// child process with fork/exec, reads what it acknowledges from a pipe, and kills it with
-// SIGKILL; and `History`, what every run so far acknowledged, from which the test knows
-// which events must be in the log and which tokens must no longer pass a check.
+// child process (child_process.h), reads what it acknowledges from a pipe, and kills it
+// with SIGKILL; when to kill (KillPlan); and `History`, what every run so far
+// acknowledged, from which the tests know which events must be in the log and which
+// tokens must no longer pass a check.
 //
 // Thread-safety: none; one test thread drives it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
-#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "tests/reliability/child_process.h"
 #include "tests/reliability/crash_protocol.h"
 
 namespace authledger::testing {
@@ -25,14 +28,21 @@ struct KillPlan {
   std::uint32_t delay_us = 0;
 };
 
-// What one child run told us before it died.
-struct ChildRun {
-  std::optional<std::uint64_t> opened_at;
-  std::vector<Ack> acks;
-  // Empty if the child ran until our SIGKILL; else what went wrong (it exited by itself,
-  // it said something that is not the protocol, it could not be started).
-  std::string error;
+// Notices a child that has acknowledged nothing for two minutes: its run then ends as a
+// failure instead of hanging the test (a guard, not a timing assertion).
+class StuckGuard {
+ public:
+  // Why `run` looks stuck, or empty.
+  std::string Check(const ChildRun& run);
+
+ private:
+  std::size_t seen_ = 0;
+  std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };
+
+// One kill in ten without waiting for an acknowledgement (often while the engine is still
+// opening), the others after 1 to 40 acknowledgements and up to 5 ms more.
+KillPlan RandomPlan(std::mt19937_64& rng);
 
 // Runs the workload on `data_dir` with `seed`, appending the engine's messages to
 // `log_file`, and kills it as `plan` says.
@@ -59,6 +69,7 @@ struct GoneToken {
 // Everything acknowledged so far, over all runs, in revision order.
 class History {
  public:
+  // `acks` in any order (a workload with several connections reports them as they come).
   void Add(const std::vector<Ack>& acks);
 
   const std::vector<Ack>& acks() const { return acks_; }

@@ -1,11 +1,14 @@
-// The lines the crash workload (crash_workload.cc) writes to its parent, one per
-// acknowledged fact, each in a single write(2) so that a SIGKILL never leaves half a line
-// that parses:
+// The lines the crash workloads (crash_workload.cc, server_crash_workload.cc) write to
+// their parent, one per acknowledged fact, each in a single write(2) so that a SIGKILL
+// never leaves half a line that parses:
 //
-//   O <revision>                                   the engine opened at this revision
+//   O <revision>                                   the engine opened at this revision (the
+//                                                  server's, when the workload first asked)
 //   A <rev> <size> <root> <op> <subject>           a command was acknowledged at <rev>;
 //                                                  the log's checkpoint right after it was
-//                                                  (<size>, <root>)
+//                                                  (<size>, <root>); size 0 and root "-"
+//                                                  when the server died before answering
+//                                                  the checkpoint request that followed
 //   A … <op> <prefix> <owner> <method> <secret>    the same for a command that made a token
 //                                                  (op = session, personal or application)
 //
@@ -35,7 +38,11 @@ struct Ack {
   std::string secret;
 
   bool MadeToken() const { return op == "session" || op == "personal" || op == "application"; }
+  bool HasCheckpoint() const { return checkpoint_size != 0; }
 };
+
+// The checkpoint root of an Ack whose checkpoint is unknown.
+constexpr const char* kNoCheckpointRoot = "-";
 
 inline std::string FormatAck(const Ack& a) {
   std::string line = "A " + std::to_string(a.revision) + " " + std::to_string(a.checkpoint_size) +

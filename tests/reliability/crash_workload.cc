@@ -6,65 +6,25 @@
 //
 //   crash_workload <data dir> <seed> <engine log file>
 //
-// The names it uses come from a small fixed universe (3 organizations, 10 users, 4
-// application users), so that a run on a directory an earlier run left behind keeps
-// working on the same entities; commands that the state refuses (a user registered
-// twice, …) append nothing and are simply not reported. Tokens are only those of this
-// run: only their secrets are known here.
+// The names it uses come from the small fixed universe of workload_universe.h. Tokens
+// are only those of this run: only their secrets are known here.
 #include <authledger/engine.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "tests/reliability/crash_protocol.h"
+#include "tests/reliability/workload_universe.h"
 
 namespace authledger::testing {
 namespace {
-
-constexpr int kOrgs = 3;
-constexpr int kUsers = 10;
-constexpr int kApps = 4;
-
-std::string Org(int i) { return "o" + std::to_string(i); }
-std::string Domain(int i) { return "d" + std::to_string(i) + ".example"; }
-std::string Idp(int i) { return "idp" + std::to_string(i); }
-std::string UserId(int j) { return "u" + std::to_string(j); }
-// Users of domains d0..d2 are managed by o0..o2; those of d3 by nobody.
-std::string Email(int j) { return UserId(j) + "@" + Domain(j % 4); }
-std::string App(int j) { return "a" + std::to_string(j); }
-std::string AppOrg(int j) { return Org(j % kOrgs); }
-
-std::int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-[[noreturn]] void Die(const std::string& why) {
-  std::cerr << "crash_workload: " << why << std::endl;
-  std::_Exit(3);
-}
-
-// Writes a whole line with one write(2) (a pipe writes up to PIPE_BUF bytes atomically).
-void WriteLine(const std::string& line) {
-  std::size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = ::write(STDOUT_FILENO, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) Die("writing to the parent failed: " + std::string(std::strerror(errno)));
-    done += static_cast<std::size_t>(n);
-  }
-}
 
 // The engine's messages, every level, appended to a file the parent reads afterwards.
 class FileLogger : public Logger {
@@ -88,18 +48,10 @@ class FileLogger : public Logger {
   int fd_;
 };
 
-struct Token {
-  std::string prefix;
-  std::string owner;
-  std::string kind;  // session, personal, application
-  std::string method;
-  std::string secret;
-};
-
 class Workload {
  public:
   Workload(std::unique_ptr<Engine> engine, std::uint64_t seed)
-      : engine_(std::move(engine)), rng_(seed) {}
+      : engine_(std::move(engine)), dice_(seed) {}
 
   [[noreturn]] void Run() {
     WriteLine(FormatOpened(engine_->revision()));
@@ -107,8 +59,8 @@ class Workload {
   }
 
  private:
-  int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
-  bool Coin(double p = 0.5) { return std::bernoulli_distribution(p)(rng_); }
+  int Pick(int n) { return dice_.Pick(n); }
+  bool Coin(double p = 0.5) { return dice_.Coin(p); }
 
   // A rejected command is part of the workload; a failing engine is not.
   void Rejected(const Status& s) {
@@ -158,44 +110,12 @@ class Workload {
     return matching.empty() ? nullptr : matching[Pick(static_cast<int>(matching.size()))];
   }
 
-  PolicyUpdate RandomPolicy() {
-    PolicyUpdate u;
-    auto maybe = [&](std::optional<bool>& field) {
-      if (Coin(0.3)) field = Coin();
-    };
-    maybe(u.password_auth_enabled);
-    maybe(u.two_factor_required);
-    maybe(u.oauth_enabled);
-    maybe(u.saml_enabled);
-    maybe(u.saml_allow_external);
-    maybe(u.personal_tokens_enabled);
-    maybe(u.personal_tokens_require_allowed_auth_method);
-    if (Coin(0.2)) {
-      std::vector<std::string> providers;
-      for (const char* p : {"github", "google", "microsoft"}) {
-        if (Coin()) providers.emplace_back(p);
-      }
-      u.oauth_providers = providers;
-    }
-    u.force = Coin(0.1);
-    return u;
-  }
-
-  TokenSpec RandomSpec() {
-    TokenSpec spec;
-    if (Coin(0.3)) spec.description = "crash workload token";
-    if (Coin(0.3)) spec.max_age_seconds = 3600;
-    if (Coin(0.2)) spec.ip_allowlist = {"203.0.113.0/24"};
-    if (Coin(0.2)) spec.scopes = {"project:read"};
-    return spec;
-  }
-
   void Step() {
     const int o = Pick(kOrgs);
     const int u = Pick(kUsers);
     const int a = Pick(kApps);
     const std::string user = UserId(u);
-    const Actor as_user = Actor::User(user, "203.0.113.5");
+    const Actor as_user = Actor::User(user, kUserIp);
     const int dice = Pick(100);
     if (dice < 4) {
       Command(engine_->CreateOrganization(admin_, Org(o), "Org " + std::to_string(o)), "org",
@@ -212,23 +132,21 @@ class Workload {
     } else if (dice < 23) {
       Command(engine_->CreateApplicationUser(admin_, AppOrg(a), App(a), "deployer"), "app", App(a));
     } else if (dice < 38) {
-      static const char* kMethods[] = {"password",  "password",  "oauth:google", "oauth:github",
-                                       "saml:idp0", "saml:idp1", "saml:idp2"};
-      const std::string method = kMethods[Pick(7)];
+      const std::string method = kLoginMethods[Pick(static_cast<int>(kLoginMethods.size()))];
       Made(engine_->RecordLogin(as_user, {user, method, Coin()}), "session", user, method);
     } else if (dice < 48) {
       if (const Token* s = AnyToken("session")) {
         const Token session = *s;  // tokens_ grows below
-        Made(engine_->CreatePersonalToken(Actor::User(session.owner), session.prefix, RandomSpec()),
+        Made(engine_->CreatePersonalToken(Actor::User(session.owner), session.prefix, dice_.Spec()),
              "personal", session.owner, session.method);
       }
     } else if (dice < 54) {
-      Made(engine_->CreateApplicationToken(admin_, AppOrg(a), App(a), RandomSpec()), "application",
+      Made(engine_->CreateApplicationToken(admin_, AppOrg(a), App(a), dice_.Spec()), "application",
            App(a), "application");
     } else if (dice < 66) {
       // Checks, so that token use is recorded in the background.
       if (const Token* t = AnyToken()) {
-        engine_->CheckToken(t->secret, Org(o), {NowUs(), "203.0.113.5"});
+        engine_->CheckToken(t->secret, Org(o), {NowUs(), kUserIp});
       }
     } else if (dice < 74) {
       if (const Token* t = AnyToken()) {
@@ -251,13 +169,11 @@ class Workload {
         Command(engine_->DisableTwoFactor(as_user, user), "2fa_off", user);
       }
     } else if (dice < 89) {
-      auto change = engine_->UpdatePolicy(admin_, Org(o), RandomPolicy());
+      auto change = engine_->UpdatePolicy(admin_, Org(o), dice_.Policy());
       if (!change.ok()) return Rejected(change.status());
       Report(change->revision, "policy", Org(o));
     } else if (dice < 91) {
-      std::vector<std::string> cidrs = {"198.51.100.0/24"};
-      if (Coin()) cidrs.emplace_back("203.0.113.0/24");
-      if (Coin(0.2)) cidrs = {"10.0.0.0/8"};  // shuts the admin out: refused
+      const std::vector<std::string> cidrs = dice_.AllowlistCidrs();
       Command(engine_->UpdateIpAllowlist(admin_, Org(o), Coin(), cidrs), "allowlist", Org(o));
     } else if (dice < 93) {
       Command(engine_->ExpireUserTokens(as_user, user), "expire", user);
@@ -285,14 +201,14 @@ class Workload {
     } else if (dice < 99) {
       if (Status s = engine_->WriteSnapshot(); !s.ok()) Rejected(s);
     } else {
-      auto dry = engine_->DryRunPolicy(admin_, Org(o), RandomPolicy());
+      auto dry = engine_->DryRunPolicy(admin_, Org(o), dice_.Policy());
       if (!dry.ok()) Rejected(dry.status());
     }
   }
 
   std::unique_ptr<Engine> engine_;
-  std::mt19937_64 rng_;
-  const Actor admin_ = Actor::Admin("root", "198.51.100.1");
+  Dice dice_;
+  const Actor admin_ = Actor::Admin(kAdminId, kAdminIp);
   std::vector<Token> tokens_;
 };
 

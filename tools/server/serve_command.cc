@@ -3,6 +3,9 @@
 #include <authledger/engine.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "tools/cli/spdlog_logger.h"
 #include "tools/server/http_server.h"
 
@@ -15,6 +18,7 @@ struct ServeArgs {
   std::string config;
   std::string log_format = "text";
   std::string checkpoint_key;
+  std::string port_file;
   std::uint64_t snapshot_interval = EngineOptions().snapshot_interval;
   ServerOptions options;
 };
@@ -55,6 +59,22 @@ Status ApplyConfig(CLI::App* cmd, const std::string& path) {
   return Status::Ok();
 }
 
+// Writes "<http port> <binary port>\n" (0 when the binary protocol is off) to `path`
+// through a temporary file and a rename, so that a reader never sees half of it.
+Status WritePortFile(const std::string& path, const HttpServer& server) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << server.port() << " " << server.binary_port() << "\n";
+    out.flush();
+    if (!out) return Status::IoError("port_file_failed", "cannot write " + temporary);
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    return Status::IoError("port_file_failed", "cannot rename " + temporary + " to " + path);
+  }
+  return Status::Ok();
+}
+
 int Serve(ServeArgs& args, CLI::App* cmd, cli::CommandIo io) {
   if (!args.config.empty()) {
     if (Status s = ApplyConfig(cmd, args.config); !s.ok()) {
@@ -91,6 +111,12 @@ int Serve(ServeArgs& args, CLI::App* cmd, cli::CommandIo io) {
     io.err << "authledger: " << server.status().ToString() << "\n";
     return 1;
   }
+  if (!args.port_file.empty()) {
+    if (Status s = WritePortFile(args.port_file, **server); !s.ok()) {
+      io.err << "authledger: " << s.ToString() << "\n";
+      return 1;
+    }
+  }
   (*server)->Wait();
   return 0;
 }
@@ -123,6 +149,9 @@ void AddServeCommand(CLI::App& app, cli::CommandIo io, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--checkpoint-key", args->checkpoint_key,
                   "Ed25519 private key (PEM) to sign checkpoints");
+  cmd->add_option("--port-file", args->port_file,
+                  "Once listening, write the bound ports to this file as one line "
+                  "`<http port> <binary port>` (for port 0 in --listen / --binary-listen)");
   cmd->add_option("--snapshot-interval", args->snapshot_interval,
                   "Write a snapshot every this many events")
       ->capture_default_str();
