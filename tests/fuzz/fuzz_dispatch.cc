@@ -1,8 +1,6 @@
 // Fuzz target: the server's HTTP/JSON routes end to end without sockets
-// (tools/server/dispatch.h Dispatcher::Handle, then Service and the engine), over one
-// engine opened at start-up in a temporary directory (under /dev/shm when there is one:
-// commits fsync) holding two organizations, users, an IdP, a session, a personal and an
-// application token.
+// (tools/server/dispatch.h Dispatcher::Handle, then Service and the engine), over the
+// engine and Service of service_fixture.h.
 //
 // Input: a first line `METHOD TARGET KEY [name=value…]` and the body after it. KEY is
 // `admin`, `backend` or `auditor` for that role's valid key, anything else is sent as
@@ -10,82 +8,43 @@
 // client_ip, request_id). Anywhere in the input, @session@, @personal@ and
 // @application@ stand for those tokens' secrets and @session_prefix@, @personal_prefix@
 // and @application_prefix@ for their prefixes, so that checks and token routes reach
-// the rules. Commands that pass are appended, so the engine's state drifts as the
-// fuzzer runs; a crash found late may need the inputs before it.
+// the rules.
 //
 // Every answer is a JSON object (errors with a non-empty reason); no answer holds an
 // API key (requests that spell one out outside their Authorization header are skipped),
 // and no check or explain answer holds the secret it was given.
-#include <authledger/engine.h>
-#include <stdlib.h>
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
 
-#include <filesystem>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 #include "tests/fuzz/fuzz_check.h"
-#include "tools/server/api_keys.h"
+#include "tests/fuzz/service_fixture.h"
 #include "tools/server/dispatch.h"
-#include "tools/server/json_body.h"
-#include "tools/server/service.h"
+#include "replay/json_parse.h"
 
 namespace {
 
-using authledger::Actor;
-using authledger::Engine;
-using authledger::server::ApiKeys;
+using authledger::fuzz::kAdminKey;
+using authledger::fuzz::kAuditorKey;
+using authledger::fuzz::kBackendKey;
+using authledger::fuzz::ServiceFixture;
 using authledger::server::ApiRequest;
 using authledger::server::ApiResponse;
 using authledger::server::Dispatcher;
-using authledger::server::Service;
 
-constexpr std::int64_t kStartUs = 1767225600LL * 1'000'000;  // 2026-01-01T00:00:00Z
-constexpr std::string_view kBackendKey = "backend-key-0123456789";
-constexpr std::string_view kAdminKey = "admin-key-0123456789ab";
-constexpr std::string_view kAuditorKey = "auditor-key-0123456789";
-
-#define SETUP(expr) FUZZ_CHECK((expr).ok())
+// Deep enough for any answer (an event page nests about six levels).
+constexpr std::size_t kMaxAnswerNesting = 64;
 
 class Fixture {
  public:
-  Fixture() {
-    const std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
-                                           ? "/dev/shm"
-                                           : std::filesystem::temp_directory_path();
-    std::string pattern = (base / "authledger-fuzz-XXXXXX").string();
-    FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    dir_ = pattern;
-
-    auto keys = ApiKeys::Parse("ci backend " + std::string(kBackendKey) + "\nops admin " +
-                               std::string(kAdminKey) + "\naudit auditor " +
-                               std::string(kAuditorKey) + "\n");
-    FUZZ_CHECK(keys.ok());
-    keys_ = std::make_unique<ApiKeys>(std::move(keys).value());
-    authledger::EngineOptions options;
-    options.clock = [] { return kStartUs; };
-    auto engine = Engine::Open((dir_ / "data").string(), options);
-    FUZZ_CHECK(engine.ok());
-    engine_ = std::move(engine).value();
-    Populate(*engine_);
-    service_ = std::make_unique<Service>(*engine_, *keys_, (dir_ / "data").string(),
-                                         [] { return kStartUs; });
-    dispatcher_ = std::make_unique<Dispatcher>(*service_);
-  }
-  ~Fixture() {
-    dispatcher_.reset();
-    service_.reset();
-    engine_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  Fixture(const Fixture&) = delete;
-  Fixture& operator=(const Fixture&) = delete;
+  Fixture() : dispatcher_(service_.service()) {}
 
   ApiRequest Request(std::string_view raw) const {
     std::string input(raw);
-    for (const auto& token : {&session_, &personal_, &application_}) {
+    for (const ServiceFixture::Token* token :
+         {&service_.session(), &service_.personal(), &service_.application()}) {
       Substitute(input, "@" + token->name + "@", token->secret);
       Substitute(input, "@" + token->name + "_prefix@", token->prefix);
     }
@@ -114,54 +73,12 @@ class Fixture {
     return request;
   }
 
-  ApiResponse Handle(const ApiRequest& request) const { return dispatcher_->Handle(request); }
+  ApiResponse Handle(const ApiRequest& request) { return dispatcher_.Handle(request); }
 
-  bool HoldsSecret(std::string_view text) const {
-    for (const auto& token : {&session_, &personal_, &application_}) {
-      if (text.find(token->secret) != std::string_view::npos) return true;
-    }
-    return HoldsApiKey(text);
-  }
-  bool HoldsApiKey(std::string_view text) const {
-    return text.find(kBackendKey) != std::string_view::npos ||
-           text.find(kAdminKey) != std::string_view::npos ||
-           text.find(kAuditorKey) != std::string_view::npos;
-  }
+  bool HoldsSecret(std::string_view text) const { return service_.HoldsSecret(text); }
+  static bool HoldsApiKey(std::string_view text) { return ServiceFixture::HoldsApiKey(text); }
 
  private:
-  // Organization acme (acme.com, an IdP), alice (member, by password: a session and a
-  // personal token), bob (member of acme, not managed) and an application user.
-  void Populate(Engine& e) {
-    const Actor admin = Actor::Admin("admin1", "127.0.0.1");
-    SETUP(e.CreateOrganization(admin, "acme", "Acme"));
-    SETUP(e.VerifyDomain(admin, "acme", "acme.com"));
-    authledger::IdpSpec idp;
-    idp.idp_id = "okta";
-    idp.name = "Okta";
-    idp.domains = {"acme.com"};
-    SETUP(e.AddIdp(admin, "acme", idp));
-    SETUP(e.CreateOrganization(admin, "globex", "Globex"));
-    SETUP(e.RegisterUser(admin, "alice", "alice@acme.com"));
-    SETUP(e.RegisterUser(admin, "bob", "bob@example.org"));
-    SETUP(e.AddMember(admin, "acme", "alice"));
-    SETUP(e.AddMember(admin, "acme", "bob"));
-    SETUP(e.AddMember(admin, "globex", "bob"));
-    auto session = e.RecordLogin(Actor::User("alice"), {"alice", "password", false});
-    SETUP(session);
-    session_ = {"session", session->secret, session->token_prefix};
-    authledger::TokenSpec spec;
-    spec.description = "ci";
-    spec.max_age_seconds = 3600;
-    spec.ip_allowlist = {"10.0.0.0/8", "2001:db8::/32"};
-    auto personal = e.CreatePersonalToken(Actor::User("alice"), session->token_prefix, spec);
-    SETUP(personal);
-    personal_ = {"personal", personal->secret, personal->token_prefix};
-    SETUP(e.CreateApplicationUser(admin, "acme", "deployer", "Deployer"));
-    auto app = e.CreateApplicationToken(admin, "acme", "deployer", {});
-    SETUP(app);
-    application_ = {"application", app->secret, app->token_prefix};
-  }
-
   static std::string Word(std::string_view& line) {
     const std::size_t space = line.find(' ');
     std::string word(line.substr(0, space));
@@ -176,20 +93,20 @@ class Fixture {
     }
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<ApiKeys> keys_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Service> service_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  struct Token {
-    std::string name;  // as in @name@ and @name_prefix@
-    std::string secret;
-    std::string prefix;
-  };
-  Token session_;
-  Token personal_;
-  Token application_;
+  ServiceFixture service_;
+  Dispatcher dispatcher_;
 };
+
+// The string value of `name` in `object`, or nullptr if absent or not a string.
+const char* StringField(capnp::JsonValue::Reader object, std::string_view name) {
+  for (auto field : object.getObject()) {
+    if (std::string_view(field.getName().cStr(), field.getName().size()) == name &&
+        field.getValue().isString()) {
+      return field.getValue().getString().cStr();
+    }
+  }
+  return nullptr;
+}
 
 Fixture* fixture = nullptr;
 
@@ -214,15 +131,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(!fixture->HoldsApiKey(response.body));
   FUZZ_CHECK(!fixture->HoldsApiKey(response.route));
   if (response.content_type != "application/json") return 0;  // /metrics
-  authledger::server::JsonBody json;
-  FUZZ_CHECK(json.Parse(response.body).ok());
+  capnp::MallocMessageBuilder message;
+  auto json = message.initRoot<capnp::JsonValue>();
+  FUZZ_CHECK(authledger::replay::ParseJson(response.body, json, kMaxAnswerNesting).ok());
+  FUZZ_CHECK(json.isObject());
   if (response.status == 200) {
     if (request.target.starts_with("/v1/check") || request.target.starts_with("/v1/explain")) {
       FUZZ_CHECK(!fixture->HoldsSecret(response.body));
     }
   } else {
-    auto reason = json.String("reason");
-    FUZZ_CHECK(reason.ok() && reason->has_value() && !(*reason)->empty());
+    const char* reason = StringField(json.asReader(), "reason");
+    FUZZ_CHECK(reason != nullptr && *reason != '\0');
   }
   return 0;
 }

@@ -1,9 +1,14 @@
 // fuzz_make_seeds DIR: writes the binary seed corpora of the fuzz targets into
 // DIR/event_decode and DIR/snapshot_decode, from a story played on a fresh engine (every
 // kind of event): each stored event's bytes, and snapshots of the state at several seqs
-// (in small chunks, so that they have several). Run once when the schema changes; the
-// corpora are committed (tests/fuzz/corpus).
+// (in small chunks, so that they have several); and into DIR/frame_protocol, binary
+// connections (frame_input.h): framed requests with the fuzz fixture's API keys,
+// pipelined, cut into reads in several ways, truncated, malformed and oversize. Run once
+// when a schema changes; the corpora are committed (tests/fuzz/corpus).
 #include <authledger/engine.h>
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <stdlib.h>
 
 #include <cstdint>
@@ -12,12 +17,18 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/snapshot.h"
 #include "engine/state_store.h"
 #include "replay/event_json.h"
+#include "schema/wire.capnp.h"
 #include "storage/event_log.h"
+#include "tests/fuzz/frame_input.h"
+#include "tests/fuzz/service_fixture.h"
 #include "tests/fuzz/snapshot_input.h"
+#include "tools/server/wire_json.h"
 
 namespace authledger {
 namespace {
@@ -93,6 +104,69 @@ void Write(const std::filesystem::path& path, std::string_view bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// The frame of the wire::Request that `json` describes (empty if it does not decode).
+std::string RequestFrame(const std::string& json) {
+  capnp::MallocMessageBuilder message;
+  Status decoded = server::DecodeJson(json, capnp::toDynamic(message.initRoot<wire::Request>()));
+  if (!decoded.ok()) {
+    std::cerr << json << ": " << decoded.ToString() << "\n";
+    return {};
+  }
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  const auto bytes = words.asBytes();
+  return fuzz::FrameOf(
+      std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+}
+
+std::string Authenticate(std::string_view key) {
+  return RequestFrame(R"({"id":1,"body":{"authenticate":{"api_key":")" + std::string(key) +
+                      "\"}}}");
+}
+
+void WriteFrameSeeds(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const std::string health = RequestFrame(R"({"id":9,"body":{"health":null}})");
+  const std::string check = RequestFrame(
+      R"({"id":2,"body":{"check_token":{"token":"alp_unknown","org_id":"acme","ip":"10.1.2.3"}}})");
+  const std::string get_policy =
+      RequestFrame(R"({"id":3,"body":{"get_policy":{"org_id":"acme"}}})");
+  const std::string create_org = RequestFrame(
+      R"({"id":4,"body":{"create_organization":{"org_id":"initech","name":"Initech"}}})");
+  const std::string register_user = RequestFrame(
+      R"({"id":5,"body":{"register_user":{"user_id":"carol","email":"carol@acme.com"}}})");
+  const std::string audit_events = RequestFrame(
+      R"({"id":6,"body":{"audit_events":{"types":["token_created","member_added"],"limit":3}}})");
+  const std::string explain =
+      RequestFrame(R"({"id":7,"body":{"explain":{"token_prefix":"alp_x","org_id":"acme"}}})");
+  // A segment table claiming 2^31 segments: whole words, but not a message.
+  const std::string not_a_message =
+      fuzz::LengthPrefix(16) + std::string("\xff\xff\xff\x7f", 4) + std::string(12, '\x01');
+  const std::vector<std::pair<std::string, std::string>> seeds = {
+      {"health", fuzz::MakeFrameInput({256}, health)},
+      {"health_bytewise", fuzz::MakeFrameInput({}, health)},
+      {"check_unauthenticated", fuzz::MakeFrameInput({3}, check)},
+      {"backend_check", fuzz::MakeFrameInput({7, 1, 64}, Authenticate(fuzz::kBackendKey) + check)},
+      {"backend_pipelined",
+       fuzz::MakeFrameInput({256}, Authenticate(fuzz::kBackendKey) + get_policy + check + explain)},
+      {"admin_commands",
+       fuzz::MakeFrameInput({5, 200}, Authenticate(fuzz::kAdminKey) + create_org + register_user)},
+      {"auditor_events",
+       fuzz::MakeFrameInput({64, 2}, Authenticate(fuzz::kAuditorKey) + audit_events)},
+      {"auditor_refused_command",
+       fuzz::MakeFrameInput({256}, Authenticate(fuzz::kAuditorKey) + create_org)},
+      {"truncated",
+       fuzz::MakeFrameInput({256}, Authenticate(fuzz::kBackendKey) + fuzz::LengthPrefix(800) +
+                                       std::string(100, 'x'))},
+      {"truncated_header", fuzz::MakeFrameInput({1}, health + health.substr(0, 3))},
+      {"oversize", fuzz::MakeFrameInput({256}, health + fuzz::LengthPrefix(1u << 20) + health)},
+      {"oversize_max", fuzz::MakeFrameInput({2}, fuzz::LengthPrefix(0xffffffffu))},
+      {"length_not_words", fuzz::MakeFrameInput({256}, fuzz::LengthPrefix(5) + "abcde" + health)},
+      {"length_zero", fuzz::MakeFrameInput({4}, fuzz::LengthPrefix(0) + health)},
+      {"not_a_message", fuzz::MakeFrameInput({16, 8}, not_a_message + health)},
+  };
+  for (const auto& [name, bytes] : seeds) Write(dir / name, bytes);
+}
+
 int Run(const std::filesystem::path& out) {
   std::string pattern =
       (std::filesystem::temp_directory_path() / "authledger-seeds-XXXXXX").string();
@@ -136,7 +210,9 @@ int Run(const std::filesystem::path& out) {
           fuzz::MakeSnapshotInput(static_cast<std::uint32_t>(seq), encoded.header, encoded.chunks));
   }
   std::filesystem::remove_all(pattern);
-  std::cout << size << " events, 4 snapshots written under " << out.string() << "\n";
+  WriteFrameSeeds(out / "frame_protocol");
+  std::cout << size << " events, 4 snapshots and the binary connections written under "
+            << out.string() << "\n";
   return 0;
 }
 

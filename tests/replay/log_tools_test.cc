@@ -266,6 +266,23 @@ TEST_F(LogToolsTest, MalformedCheckpointJsonIsRefusedNamingTheField) {
   EXPECT_EQ(as_strings->size, 3u);
 }
 
+// Any JSON writer may escape any character: "\u006b" is "k" (Cap'n Proto 0.9's parser,
+// which read checkpoints before, took the hex digits a-f of an escape as 0-5).
+TEST_F(LogToolsTest, CheckpointJsonEscapesReadAsWritten) {
+  const std::string root(64, 'c');
+  auto escaped = CheckpointFromJson(R"({"size":3,"root":")" + root +
+                                    R"(","time_us":5,"key_id":"\u006b\u0065y\u00e9\ud83d\ude00"})");
+  ASSERT_TRUE(escaped.ok()) << escaped.status().ToString();
+  EXPECT_EQ(escaped->key_id, "key\xc3\xa9\xf0\x9f\x98\x80");
+  EXPECT_EQ(escaped->root_hex, root);
+  EXPECT_EQ(
+      CheckpointFromJson(R"({"size":3,"root":")" + root + R"(","time_us":5,"key_id":"\ud83d"})")
+          .status()
+          .reason(),
+      "checkpoint_malformed")
+      << "a lone surrogate is no character";
+}
+
 TEST_F(LogToolsTest, ToolsRefuseADirectoryWithoutALogAndCreateNothing) {
   const std::string missing = dir_.Sub("nothing-here");
   EXPECT_EQ(ReadCheckpoint(missing).status().reason(), "log_not_found");

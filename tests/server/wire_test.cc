@@ -2,8 +2,11 @@
 // (authentication, pipelining, hostile frames), both encodings answering alike, slow
 // clients cut off, and a restart that keeps everything.
 #include <random>
+#include <string_view>
 
+#include "replay/event_json.h"
 #include "tests/server/server_fixture.h"
+#include "tools/server/frame_protocol.h"
 
 namespace authledger::server {
 namespace {
@@ -428,6 +431,163 @@ TEST_F(ServerTest, BinaryConnectionsBeyondTheLimitAreRefusedWithATypedError) {
   // The limit counts both ports: HTTP is refused too, and the first ones still work.
   EXPECT_EQ(Connect().Send(http::verb::get, "/healthz").result_int(), 503u);
   EXPECT_TRUE(first.Call(R"({"id":2,"body":{"health":null}})").has_value());
+}
+
+}  // namespace
+}  // namespace authledger::server
+
+// ---- The JSON text and the frames of the wire API, without a server ----
+
+namespace authledger::server {
+namespace {
+
+// `token` as a check's token, encoded to JSON; the token that JSON decodes to.
+std::string TokenRoundTrip(const std::string& token) {
+  capnp::MallocMessageBuilder message;
+  auto check = message.initRoot<wire::Request>().getBody().initCheckToken();
+  check.setToken(capnp::Text::Reader(token.c_str(), token.size()));
+  const std::string json = EncodeJson(capnp::toDynamic(check.asReader()));
+  capnp::MallocMessageBuilder again;
+  auto decoded = again.initRoot<wire::Request>().getBody().initCheckToken();
+  Status s = DecodeJson(json, capnp::toDynamic(decoded));
+  EXPECT_TRUE(s.ok()) << json << ": " << s.ToString();
+  auto text = decoded.asReader().getToken();
+  return std::string(text.cStr(), text.size());
+}
+
+// The token that the JSON string literal `literal` decodes to in a check, or the
+// decoder's error reason prefixed with "error: ".
+std::string TokenOf(const std::string& literal) {
+  capnp::MallocMessageBuilder message;
+  auto check = message.initRoot<wire::Request>().getBody().initCheckToken();
+  Status s = DecodeJson(R"({"token":)" + literal + "}", capnp::toDynamic(check));
+  if (!s.ok()) return "error: " + std::string(s.reason());
+  auto text = check.asReader().getToken();
+  return std::string(text.cStr(), text.size());
+}
+
+TEST(WireJson, EveryStringEncodesToJsonThatDecodesToTheSameBytes) {
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c) {
+    const std::string one(1, static_cast<char>(c));
+    EXPECT_EQ(TokenRoundTrip(one), one) << "byte " << c;
+    every_byte += one;
+  }
+  EXPECT_EQ(TokenRoundTrip(every_byte), every_byte);
+  for (const std::string& s : {std::string("\\u000c\f"), std::string("a\fb\x0b\x1f\\\""),
+                               std::string("caf\xc3\xa9 \xf0\x9f\x98\x80"),
+                               std::string("\xff\xfe not UTF-8"), std::string("nul\0inside", 11)}) {
+    EXPECT_EQ(TokenRoundTrip(s), s);
+  }
+}
+
+TEST(WireJson, UnicodeEscapesDecodeToUtf8) {
+  EXPECT_EQ(TokenOf(R"("\u000c\u000C\f")"), "\f\f\f");
+  EXPECT_EQ(TokenOf(R"("\u001f\u007f")"), "\x1f\x7f");
+  EXPECT_EQ(TokenOf(R"("caf\u00e9 caf\u00E9")"), "caf\xc3\xa9 caf\xc3\xa9");
+  EXPECT_EQ(TokenOf(R"("\u20ac\uffff")"), "\xe2\x82\xac\xef\xbf\xbf");
+  EXPECT_EQ(TokenOf(R"("\ud83d\ude00")"), "\xf0\x9f\x98\x80");  // a surrogate pair
+  EXPECT_EQ(TokenOf(R"("\u0000")"), std::string(1, '\0'));
+  EXPECT_EQ(TokenOf(R"("\"\\\/\b\n\r\t")"), "\"\\/\b\n\r\t");
+}
+
+TEST(WireJson, MalformedJsonIsAnInvalidRequest) {
+  for (const std::string literal :
+       {R"("\ud83d")", R"("\ud83dx")", R"("\ud83d\u0041")", R"("\ude00")", R"("\u00g0")",
+        R"("\u00")", R"("\x")", R"("abc)", "\"a\x01\"", "\"a\nb\"", "\"a\tb\""}) {
+    EXPECT_EQ(TokenOf(literal), "error: invalid_request") << literal;
+  }
+  for (const std::string& body : std::vector<std::string>{
+           R"({"token":"a",})", R"({"token":"a"} x)", std::string(R"({"token":"a"})") + '\0',
+           R"({"time_us":01})", R"({"time_us":1.})", R"({"time_us":1e})", R"({"time_us":-})",
+           R"({"time_us":1e999})", R"({"token" "a"})", R"({token:"a"})", R"([1,])"}) {
+    capnp::MallocMessageBuilder message;
+    auto check = message.initRoot<wire::Request>().getBody().initCheckToken();
+    EXPECT_EQ(DecodeJson(body, capnp::toDynamic(check)).reason(), "invalid_request") << body;
+  }
+  capnp::MallocMessageBuilder message;
+  auto check = message.initRoot<wire::Request>().getBody().initCheckToken();
+  Status deep = DecodeJson(R"({"token":)" + std::string(16, '[') + std::string(16, ']') + "}",
+                           capnp::toDynamic(check));
+  EXPECT_NE(deep.message().find("nest too deeply"), std::string_view::npos) << deep.ToString();
+  EXPECT_TRUE(
+      DecodeJson(" {\"token\" : \"a\" , \"time_us\":-1.5e3 }\r\n", capnp::toDynamic(check)).ok());
+  EXPECT_EQ(check.asReader().getTimeUs(), -1500);
+}
+
+TEST(WireJson, EventsWithControlCharactersDecodeToTheSameEvent) {
+  capnp::MallocMessageBuilder message;
+  auto event = message.initRoot<schema::Envelope>();
+  event.setSeq(7);
+  auto created = event.initEvent().initOrganizationCreated();
+  created.setOrgId("acme");
+  created.setName("Acme\f\x0b\x1a caf\xc3\xa9");
+  const std::string json = replay::EventJson(event.asReader());
+  capnp::MallocMessageBuilder again;
+  auto decoded = again.initRoot<schema::Envelope>();
+  ASSERT_TRUE(DecodeEventJson(json, decoded).ok()) << json;
+  EXPECT_EQ(std::string(decoded.asReader().getEvent().getOrganizationCreated().getName().cStr()),
+            "Acme\f\x0b\x1a caf\xc3\xa9");
+  EXPECT_EQ(replay::EventJson(decoded.asReader()), json);
+}
+
+// The frames a decoder takes from `stream` fed in reads of `read` bytes, each as
+// "kind:length", the message's bytes after it.
+std::vector<std::string> Frames(std::string_view stream, std::size_t read,
+                                std::size_t max_frame_bytes = 1024) {
+  FrameDecoder decoder(max_frame_bytes);
+  std::vector<std::string> frames;
+  for (std::size_t at = 0; at < stream.size(); at += read) {
+    const std::string_view chunk = stream.substr(at, read);
+    decoder.Receive(reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size());
+    for (FrameDecoder::Frame f = decoder.Next(); f.kind != FrameDecoder::Frame::Kind::kNeedMore;
+         f = decoder.Next()) {
+      std::string frame = std::to_string(static_cast<int>(f.kind)) + ":" + std::to_string(f.length);
+      if (f.kind == FrameDecoder::Frame::Kind::kMessage) {
+        frame.append(reinterpret_cast<const char*>(f.words.asBytes().begin()), f.length);
+      }
+      frames.push_back(frame);
+      if (f.kind == FrameDecoder::Frame::Kind::kTooLarge) return frames;
+    }
+  }
+  return frames;
+}
+
+TEST(FrameDecoder, TheFramesDoNotDependOnHowTheStreamIsCut) {
+  using testing_support::BinaryClient;
+  const std::string stream = BinaryClient::Frame(R"({"id":1,"body":{"health":null}})") +
+                             BinaryClient::LengthPrefix(5) + "abcde" +
+                             BinaryClient::LengthPrefix(0) +
+                             BinaryClient::Frame(R"({"id":2,"body":{"checkpoint":null}})") +
+                             BinaryClient::LengthPrefix(16);  // truncated
+  const std::vector<std::string> whole = Frames(stream, stream.size());
+  ASSERT_EQ(whole.size(), 4u);
+  EXPECT_EQ(whole[1],
+            std::to_string(static_cast<int>(FrameDecoder::Frame::Kind::kMalformed)) + ":5");
+  EXPECT_EQ(whole[2],
+            std::to_string(static_cast<int>(FrameDecoder::Frame::Kind::kMalformed)) + ":0");
+  for (std::size_t read = 1; read < stream.size(); ++read) {
+    EXPECT_EQ(Frames(stream, read), whole) << "reads of " << read;
+  }
+}
+
+TEST(FrameDecoder, ALengthOverTheLimitEndsTheStream) {
+  using testing_support::BinaryClient;
+  const std::string stream = BinaryClient::Frame(R"({"id":1,"body":{"health":null}})") +
+                             BinaryClient::LengthPrefix(1025) +
+                             BinaryClient::Frame(R"({"id":2,"body":{"health":null}})");
+  for (std::size_t read : {std::size_t{1}, std::size_t{3}, stream.size()}) {
+    const std::vector<std::string> frames = Frames(stream, read);
+    ASSERT_EQ(frames.size(), 2u) << "reads of " << read;
+    EXPECT_EQ(frames[1],
+              std::to_string(static_cast<int>(FrameDecoder::Frame::Kind::kTooLarge)) + ":1025");
+  }
+  FrameDecoder decoder(64);
+  const std::string oversize = BinaryClient::LengthPrefix(0xffffffffu);
+  decoder.Receive(reinterpret_cast<const unsigned char*>(oversize.data()), oversize.size());
+  EXPECT_EQ(decoder.Next().kind, FrameDecoder::Frame::Kind::kTooLarge);
+  EXPECT_EQ(decoder.Next().kind, FrameDecoder::Frame::Kind::kTooLarge);
+  EXPECT_EQ(decoder.frames(), 0u);
 }
 
 }  // namespace

@@ -39,45 +39,69 @@ void AppendErrorFrame(std::string& out, std::uint64_t id, std::string_view reaso
   AppendFrame(builder, out);
 }
 
-FrameProtocol::FrameProtocol(Service& service, std::string peer_ip, std::size_t max_frame_bytes)
-    : service_(service), peer_ip_(std::move(peer_ip)), max_frame_bytes_(max_frame_bytes) {
-  // A message may not make the server walk more than a few times its own size.
-  limits_.traversalLimitInWords = max_frame_bytes / sizeof(capnp::word) * 4;
-  limits_.nestingLimit = 16;
+FrameDecoder::FrameDecoder(std::size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {
+  reader_options_.traversalLimitInWords = max_frame_bytes / sizeof(capnp::word) * 4;
+  reader_options_.nestingLimit = 16;
 }
 
-void FrameProtocol::Receive(const unsigned char* data, std::size_t size) {
-  if (consumed_ > 0) {  // drop what was answered before growing
+void FrameDecoder::Receive(const unsigned char* data, std::size_t size) {
+  if (consumed_ > 0) {  // drop what was taken before growing
     buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_));
     consumed_ = 0;
   }
   buffer_.insert(buffer_.end(), data, data + size);
 }
 
-FrameProtocol::Step FrameProtocol::Next(std::string& out) {
-  if (buffer_.size() - consumed_ < kHeader) return Step::kNeedMore;
-  const std::uint32_t length = FrameLength(buffer_.data() + consumed_);
-  if (length > max_frame_bytes_) {
-    AppendErrorFrame(out, 0, "frame_too_large",
-                     "frames are limited to " + std::to_string(max_frame_bytes_) + " bytes");
-    return Step::kClose;
+FrameDecoder::Frame FrameDecoder::Next() {
+  Frame frame;
+  if (buffer_.size() - consumed_ < kHeader) return frame;
+  frame.length = FrameLength(buffer_.data() + consumed_);
+  if (frame.length > max_frame_bytes_) {
+    frame.kind = Frame::Kind::kTooLarge;
+    return frame;
   }
-  if (buffer_.size() - consumed_ - kHeader < length) return Step::kNeedMore;
+  if (buffer_.size() - consumed_ - kHeader < frame.length) {
+    frame.length = 0;
+    return frame;
+  }
   const unsigned char* data = buffer_.data() + consumed_ + kHeader;
-  consumed_ += kHeader + length;
+  consumed_ += kHeader + frame.length;
   ++frames_;
-  if (length < sizeof(capnp::word) || length % sizeof(capnp::word) != 0) {
-    AppendErrorFrame(out, 0, "malformed_frame", "a frame holds a whole number of 8-byte words");
-    return Step::kAnswered;
+  if (frame.length < sizeof(capnp::word) || frame.length % sizeof(capnp::word) != 0) {
+    frame.kind = Frame::Kind::kMalformed;
+    return frame;
   }
   // Copied: Cap'n Proto reads aligned words, and the buffer moves on.
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(length / sizeof(capnp::word));
-  std::memcpy(words.begin(), data, length);
+  frame.kind = Frame::Kind::kMessage;
+  frame.words = kj::heapArray<capnp::word>(frame.length / sizeof(capnp::word));
+  std::memcpy(frame.words.begin(), data, frame.length);
+  return frame;
+}
+
+FrameProtocol::FrameProtocol(Service& service, std::string peer_ip, std::size_t max_frame_bytes)
+    : service_(service), peer_ip_(std::move(peer_ip)), decoder_(max_frame_bytes) {}
+
+FrameProtocol::Step FrameProtocol::Next(std::string& out) {
+  FrameDecoder::Frame frame = decoder_.Next();
+  switch (frame.kind) {
+    case FrameDecoder::Frame::Kind::kNeedMore:
+      return Step::kNeedMore;
+    case FrameDecoder::Frame::Kind::kTooLarge:
+      AppendErrorFrame(
+          out, 0, "frame_too_large",
+          "frames are limited to " + std::to_string(decoder_.max_frame_bytes()) + " bytes");
+      return Step::kClose;
+    case FrameDecoder::Frame::Kind::kMalformed:
+      AppendErrorFrame(out, 0, "malformed_frame", "a frame holds a whole number of 8-byte words");
+      return Step::kAnswered;
+    case FrameDecoder::Frame::Kind::kMessage:
+      break;
+  }
   try {
-    capnp::FlatArrayMessageReader reader(words, limits_);
+    capnp::FlatArrayMessageReader reader(frame.words, decoder_.reader_options());
     auto request = reader.getRoot<wire::Request>();
     if (Service::Blocking(request.getBody().which())) {
-      pending_ = kj::mv(words);
+      pending_ = kj::mv(frame.words);
       return Step::kBlocking;
     }
     Answer(request, out);
@@ -91,7 +115,7 @@ FrameProtocol::Step FrameProtocol::Next(std::string& out) {
 void FrameProtocol::AnswerBlocking(std::string& out) {
   kj::Array<capnp::word> words = kj::mv(pending_);
   try {
-    capnp::FlatArrayMessageReader reader(words, limits_);
+    capnp::FlatArrayMessageReader reader(words, decoder_.reader_options());
     Answer(reader.getRoot<wire::Request>(), out);
   } catch (const kj::Exception& e) {
     AppendErrorFrame(out, 0, "malformed_frame",

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "engine/state.h"
-#include "tools/server/json_body.h"
 #include "tools/server/wire_json.h"
 
 namespace authledger::server {

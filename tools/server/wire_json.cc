@@ -9,12 +9,16 @@
 
 #include "replay/json_writer.h"
 #include "schema/events.capnp.h"
-#include "tools/server/json_body.h"
+#include "replay/json_parse.h"
 
 namespace authledger::server {
 namespace {
 
 constexpr double kMaxExact = 9007199254740992.0;  // 2^53
+// How deeply a request's arrays and objects may nest when parsed (ParseJson).
+constexpr std::size_t kMaxNesting = 16;
+// An event's: Cap'n Proto's default, which the export's lines were written against.
+constexpr std::size_t kMaxEventNesting = 64;
 // First segment of a scratch message: a request or an answer of a check fits; larger
 // ones grow it (Cap'n Proto zeroes the first segment, so a default 8 KiB one costs).
 constexpr unsigned kScratchWords = 256;
@@ -113,7 +117,6 @@ struct WireCodec {
     codec.addTypeHandler(flag);
     codec.addFieldHandler(capnp::Schema::from<wire::EventPage>().getFieldByName("events"),
                           events_handler);
-    codec.setMaxNestingDepth(16);
     codec.handleByAnnotation<wire::Request>();
     codec.handleByAnnotation<wire::Response>();
   }
@@ -172,10 +175,8 @@ Status DecodeValue(capnp::JsonValue::Reader input, capnp::DynamicStruct::Builder
 }
 
 Status ParseRaw(std::string_view json, capnp::JsonValue::Builder out) {
-  try {
-    Codec().decodeRaw(kj::ArrayPtr<const char>(json.data(), json.size()), out);
-  } catch (const kj::Exception& e) {
-    return InvalidRequest(std::string("body is not JSON: ") + e.getDescription().cStr());
+  if (Status s = replay::ParseJson(json, out, kMaxNesting); !s.ok()) {
+    return InvalidRequest("body is not JSON: " + std::string(s.message()));
   }
   return Status::Ok();
 }
@@ -296,6 +297,10 @@ void WriteJson(capnp::JsonValue::Reader value, std::string& out) {
 
 }  // namespace
 
+Status InvalidRequest(std::string_view message) {
+  return Status::InvalidArgument("invalid_request", message);
+}
+
 Status DecodeJson(std::string_view json, capnp::DynamicStruct::Builder out) {
   return DecodeRequest(json, {}, out);
 }
@@ -333,8 +338,13 @@ Status DecodeRequest(std::string_view body, const Params& params,
 }
 
 Status DecodeEventJson(std::string_view json, schema::Envelope::Builder out) {
+  capnp::MallocMessageBuilder scratch(kScratchWords);
+  auto parsed = scratch.initRoot<capnp::JsonValue>();
+  if (Status s = replay::ParseJson(json, parsed, kMaxEventNesting); !s.ok()) {
+    return Status::Corruption("event_undecodable", "event JSON: " + std::string(s.message()));
+  }
   try {
-    Codecs().events.decode(kj::ArrayPtr<const char>(json.data(), json.size()), out);
+    Codecs().events.decode(parsed.asReader(), out);
   } catch (const kj::Exception& e) {
     return Status::Corruption("event_undecodable",
                               std::string("event JSON: ") + e.getDescription().cStr());

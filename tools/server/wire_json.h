@@ -4,6 +4,9 @@
 // - a `Flag` is a bare true/false, absent when unset;
 // - events (EventPage.events) are exactly the `export` lines' objects (the event
 //   codec's own conventions), so that one parser reads both.
+// JSON text is read by replay::ParseJson (replay/json_parse.h), not by the codec's parser, whose \u
+// escapes are wrong in Cap'n Proto 0.9: every string encoded here decodes back to the
+// same bytes.
 //
 // Thread-safety: the codec is built once; Decode and Encode may be called from any
 // number of threads at once.
@@ -21,6 +24,10 @@
 #include "schema/wire.capnp.h"
 
 namespace authledger::server {
+
+// The error of a request that cannot be decoded or does not make sense
+// (`invalid_request`, HTTP 400), with a message naming what is wrong.
+Status InvalidRequest(std::string_view message);
 
 // Fills `out` (a struct of wire.capnp) from `json`, which must be an object whose keys
 // are all fields of it. invalid_request otherwise (naming the key or the type error).
