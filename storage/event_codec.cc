@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "storage/canonical_check.h"
+
 namespace authledger::storage {
 
 // Events are a few hundred bytes: a 1 KiB first segment (instead of capnp's 8 KiB
@@ -36,6 +38,9 @@ namespace {
 // Stored events are small; the limit guards decoding of damaged bytes against
 // pathological amplification, not legitimate events.
 constexpr std::uint64_t kTraversalLimitWords = 1 << 20;
+// Larger events are left to Cap'n Proto's check, whose walk is bounded by the traversal
+// limit (a canonical message is read once: its size in words).
+constexpr std::size_t kPlainCheckMaxWords = kTraversalLimitWords / 16;
 
 }  // namespace
 
@@ -54,21 +59,29 @@ Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
   options.nestingLimit = 16;
   kj::ArrayPtr<const capnp::word> segments[1] = {event.words_.asPtr()};
   try {
-    // One full walk, on a reader allowed a quarter of the traversal limit: a damaged
-    // pointer, pointers that share data or lists of empty elements (whose repeated reads
-    // would exhaust the limit) fail here, not later in a reader that does not expect an
-    // exception (Evolve, export). A canonical event (every stored one) is walked by the
-    // canonical check; any other by canonicalizing it.
+    // One full walk: a damaged pointer, pointers that share data or lists of empty
+    // elements (whose repeated reads would exhaust the traversal limit) fail here, not
+    // later in a reader that does not expect an exception (Evolve, export). A canonical
+    // event (every stored one) is walked by the canonical check; any other by
+    // canonicalizing it. IsPlainCanonical decides most events at a fraction of the cost
+    // of Cap'n Proto's check, and only ever accepts what that check accepts (see
+    // canonical_check.h); the rest go through Cap'n Proto's walk, on a reader allowed a
+    // quarter of the traversal limit.
+    bool canonical_form =
+        event.words_.size() <= kPlainCheckMaxWords &&
+        IsPlainCanonical({event.words_.begin(), event.words_.size()}, options.nestingLimit / 2);
     capnp::ReaderOptions walk_options = options;
     walk_options.traversalLimitInWords = kTraversalLimitWords / 4;
-    capnp::SegmentArrayMessageReader walk(kj::arrayPtr(segments, 1), walk_options);
-    // A null root reads as an all-default envelope whose canonical form is other bytes.
-    if (walk.getRoot<capnp::AnyPointer>().isNull()) {
-      return Status::Corruption("event_undecodable", "stored event has no envelope");
-    }
-    const bool canonical_form = walk.isCanonical();
-    if (!canonical_form && !require_canonical) {
-      static_cast<void>(capnp::canonicalize(walk.getRoot<schema::Envelope>()));
+    if (!canonical_form) {
+      capnp::SegmentArrayMessageReader walk(kj::arrayPtr(segments, 1), walk_options);
+      // A null root reads as an all-default envelope whose canonical form is other bytes.
+      if (walk.getRoot<capnp::AnyPointer>().isNull()) {
+        return Status::Corruption("event_undecodable", "stored event has no envelope");
+      }
+      canonical_form = walk.isCanonical();
+      if (!canonical_form && !require_canonical) {
+        static_cast<void>(capnp::canonicalize(walk.getRoot<schema::Envelope>()));
+      }
     }
     // isCanonical lets some other encodings through (an empty list of any element
     // size), so `verify` compares the bytes with the canonical encoding itself.
