@@ -29,7 +29,10 @@ Result<std::unique_ptr<Engine>> internal::OpenEngine(const std::string& dir, Eng
   auto log = storage::EventLog::Open(dir, log_options);
   if (!log.ok()) return log.status();
 
-  auto loaded = internal::LoadCheckedState(**log, checks);
+  const internal::BadSnapshot bad_snapshot = options.fall_back_past_bad_snapshots
+                                                 ? internal::BadSnapshot::kFallBack
+                                                 : internal::BadSnapshot::kFail;
+  auto loaded = internal::LoadCheckedState(**log, checks, bad_snapshot);
   if (!loaded.ok()) {
     if (options.logger) {
       options.logger->Log(Logger::Level::kError, "refusing to open " + dir + ": " +
@@ -39,21 +42,28 @@ Result<std::unique_ptr<Engine>> internal::OpenEngine(const std::string& dir, Eng
     return loaded.status();
   }
 
+  if (options.logger) {
+    for (const auto& skipped : loaded->skipped) {
+      options.logger->Log(internal::SkippedLevel(skipped),
+                          internal::SkippedMessage(skipped, loaded->snapshot_seq));
+    }
+  }
   auto engine = std::make_unique<EngineImpl>(std::move(log).value(), std::move(options),
-                                             std::move(loaded->state), loaded->snapshot_seq);
+                                             std::move(loaded).value());
   engine->Start();
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
 namespace internal {
 
-Result<LoadedState> LoadCheckedState(const storage::EventLog& log, const OpenChecks& checks) {
-  // The latest snapshot (its recorded root must be the log's at its seq), then the
-  // events after it, each re-hashed against its Merkle leaf and the tree's root
+Result<LoadedState> LoadCheckedState(const storage::EventLog& log, const OpenChecks& checks,
+                                     BadSnapshot bad_snapshot) {
+  // The latest usable snapshot (its recorded root must be the log's at its seq), then
+  // the events after it, each re-hashed against its Merkle leaf and the tree's root
   // recomputed over them; and the latest events before the snapshot, likewise, down to
   // checks.rehash_latest_events. Older events are not re-read: that is verify's full
   // pass (O(log size)), too slow for every open of a large log.
-  auto loaded = LoadState(log, log.size(), /*verify_folded=*/true);
+  auto loaded = LoadState(log, log.size(), /*verify_folded=*/true, bad_snapshot);
   if (!loaded.ok()) return loaded;
   const std::uint64_t size = log.size();
   const std::uint64_t from =
@@ -66,12 +76,59 @@ Result<LoadedState> LoadCheckedState(const storage::EventLog& log, const OpenChe
   return loaded;
 }
 
-EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state,
-                       std::uint64_t snapshot_seq)
+namespace {
+
+std::vector<UnusableSnapshot> Unusable(const std::vector<SkippedSnapshot>& skipped) {
+  std::vector<UnusableSnapshot> unusable;
+  for (const auto& s : skipped) {
+    unusable.push_back(
+        {s.seq, std::string(s.why.reason()), std::string(s.why.message()), s.search_failed});
+  }
+  return unusable;
+}
+
+std::set<std::uint64_t> SeqsOf(const std::vector<SkippedSnapshot>& skipped) {
+  std::set<std::uint64_t> seqs;
+  for (const auto& s : skipped) seqs.insert(s.seq);
+  return seqs;
+}
+
+}  // namespace
+
+Logger::Level SkippedLevel(const SkippedSnapshot& skipped) {
+  // Another history, or another seq: the snapshot and the log disagree, which a restore
+  // from the wrong backup does, and so does a rewritten log. Damage and another
+  // format are the cache's problems.
+  if (skipped.why.reason() == "snapshot_mismatch") return Logger::Level::kError;
+  if (skipped.why.reason() == "snapshot_format_unsupported") return Logger::Level::kInfo;
+  return Logger::Level::kWarning;
+}
+
+std::string SkippedMessage(const SkippedSnapshot& skipped, std::uint64_t used) {
+  std::string message = skipped.search_failed
+                            ? "no snapshot at or before seq " + std::to_string(skipped.seq) +
+                                  " could be searched for: " + skipped.why.ToString() + "; "
+                            : "the snapshot at seq " + std::to_string(skipped.seq) +
+                                  " was not used: " + skipped.why.ToString() + "; ";
+  message += used > 0 ? "opening from the snapshot at seq " + std::to_string(used)
+                      : "folding the log from its first event";
+  if (skipped.why.reason() == "snapshot_format_unsupported") return message;
+  return message +
+         " (the events after it re-hashed against the Merkle tree, as at every open); "
+         "`authledger verify` names the snapshot, `authledger recover` drops it";
+}
+
+EngineImpl::EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options,
+                       LoadedState loaded)
     : log_(std::move(log)),
       options_(std::move(options)),
-      published_(std::move(state)),
-      last_snapshot_seq_(snapshot_seq) {
+      published_(std::move(loaded.state)),
+      last_snapshot_seq_(loaded.snapshot_seq),
+      snapshot_requested_(!loaded.skipped.empty()),
+      retention_ran_at_(loaded.snapshot_seq),
+      opened_from_(loaded.snapshot_seq),
+      unusable_at_open_(Unusable(loaded.skipped)),
+      left_alone_(SeqsOf(loaded.skipped)) {
   if (!options_.clock) {
     options_.clock = [] {
       return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -93,10 +150,12 @@ EngineImpl::~EngineImpl() {
   }
   bg_cv_.notify_all();
   if (background_.joinable()) background_.join();
-  if (log_->health().ok() && revision() > last_snapshot_seq_) {
+  if (log_->health().ok() && revision() > last_snapshot_seq_ && SnapshotAllowedAt(revision())) {
     Status s = WriteSnapshot();
     if (!s.ok()) Log(Logger::Level::kWarning, "final snapshot not written: " + s.ToString());
   }
+  // Retention for the closing snapshot, or for any written since the last pass.
+  if (log_->health().ok() && last_snapshot_seq_ > retention_ran_at_) ApplyRetention();
   log_.reset();  // stops the writer thread before the states it folds into go away
 }
 
@@ -197,7 +256,8 @@ Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, const Comma
   Submitted result;
   result.revision = durable->last;
   result.decided = std::move(decided).value();
-  if (result.revision >= last_snapshot_seq_ + options_.snapshot_interval) {
+  if (snapshot_requested_.load() ||
+      result.revision >= last_snapshot_seq_ + options_.snapshot_interval) {
     // Through bg_mu_, so that the wake-up cannot fall between the background thread's
     // test of its condition and its wait (it would sleep until the next command).
     { std::lock_guard lock(bg_mu_); }

@@ -10,8 +10,10 @@
 // outside it. The log's writer thread folds each durable batch into `published_` (under
 // state_mu_, exclusive), releases its conflict keys, and then wakes the caller.
 //
-// Background: one thread records token use (coalesced per token and interval) and
-// writes snapshots every `snapshot_interval` events.
+// Background: one thread records token use (coalesced per token and interval), writes
+// snapshots every `snapshot_interval` events (and one at once after an Open that had to
+// pass over unusable snapshots), and after each snapshot deletes those retention keeps
+// no longer (the destructor, after the closing snapshot, too).
 //
 // Thread-safety: as Engine.
 #pragma once
@@ -23,10 +25,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "engine/commands.h"
 #include "engine/decide.h"
@@ -38,9 +43,8 @@ namespace authledger::internal {
 
 class EngineImpl final : public Engine {
  public:
-  // `snapshot_seq`: seq of the latest snapshot in the log (0 if none).
-  EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, State state,
-             std::uint64_t snapshot_seq);
+  // `loaded`: the state Open loaded, the snapshot it came from and those passed over.
+  EngineImpl(std::unique_ptr<storage::EventLog> log, EngineOptions options, LoadedState loaded);
   ~EngineImpl() override;
 
   // Starts the background thread; called once by Open.
@@ -106,6 +110,7 @@ class EngineImpl final : public Engine {
   Status health() const override;
   Result<LogCheckpoint> Checkpoint() const override;
   Status WriteSnapshot() override;
+  SnapshotStatus Snapshots() const override;
   void FlushTokenUse() override;
 
   // A copy of the published state (tests compare it field by field after reopening).
@@ -139,6 +144,12 @@ class EngineImpl final : public Engine {
   // bg_mu_).
   void NoteUse(std::string prefix, const CheckContext& ctx) const;
   void BackgroundLoop();
+  // Whether the background thread or the destructor may write a snapshot at `seq`.
+  bool SnapshotAllowedAt(std::uint64_t seq) const { return !left_alone_.contains(seq); }
+  // Deletes the snapshots options_.snapshot_retention keeps no longer, and chunks a
+  // crash left without a header. Called by the background thread, or by the destructor
+  // once it has stopped: never twice at once.
+  void ApplyRetention();
 
   std::unique_ptr<storage::EventLog> log_;
   EngineOptions options_;
@@ -164,7 +175,25 @@ class EngineImpl final : public Engine {
   bool stopping_ = false;
   // Written under bg_mu_; read without it by Submit to decide whether to wake the thread.
   std::atomic<std::uint64_t> last_snapshot_seq_{0};
+  // A snapshot is wanted now, whatever the interval (Open passed over unusable ones), as
+  // soon as the revision is not the seq of one of those. Read by Submit without bg_mu_.
+  std::atomic<bool> snapshot_requested_{false};
+  // last_snapshot_seq_ when retention last ran: it runs again once a snapshot is newer.
+  std::uint64_t retention_ran_at_ = 0;
   std::thread background_;
+
+  // What Open did with the snapshots (fixed after construction).
+  const std::uint64_t opened_from_;
+  const std::vector<UnusableSnapshot> unusable_at_open_;
+  // Their seqs: the engine writes no snapshot there (one at the seq of a table block
+  // that fails its checksum would have compactions read that block), and retention
+  // neither counts nor deletes them; `verify` names them, `recover` drops them.
+  const std::set<std::uint64_t> left_alone_;
+  // Retention's outcome, guarded by retention_mu_.
+  mutable std::mutex retention_mu_;
+  std::uint64_t deleted_ = 0;
+  std::uint64_t orphans_deleted_ = 0;
+  std::string retention_problem_;
 };
 
 // What Engine::Open re-reads of the log (see OpenEngine).
@@ -178,8 +207,17 @@ struct OpenChecks {
 // The state Engine::Open starts from, after the checks it makes (see
 // engine_impl.cc): LoadState's, with every event folded and the latest
 // checks.rehash_latest_events re-hashed against the Merkle tree. Corruption with a
-// stable reason ("event_tampered", "root_mismatch", "snapshot_mismatch", …) otherwise.
-Result<LoadedState> LoadCheckedState(const storage::EventLog& log, const OpenChecks& checks);
+// stable reason ("event_tampered", "root_mismatch", …) otherwise; with
+// BadSnapshot::kFail also for an unusable snapshot ("snapshot_mismatch",
+// "snapshot_undecodable", …), which kFallBack passes over (LoadedState::skipped).
+Result<LoadedState> LoadCheckedState(const storage::EventLog& log, const OpenChecks& checks,
+                                     BadSnapshot bad_snapshot = BadSnapshot::kFallBack);
+
+// How Open logs a snapshot it passed over (for `used`, the seq of the one it loaded, 0
+// if none): kError for one that disagrees with the log ("snapshot_mismatch"), kInfo for
+// another build's format, kWarning for damage; the message names the seq and reason.
+Logger::Level SkippedLevel(const SkippedSnapshot& skipped);
+std::string SkippedMessage(const SkippedSnapshot& skipped, std::uint64_t used);
 
 // Engine::Open with the log's options given, for what EngineOptions does not carry: a
 // test's FaultInjector under the log (storage/fault_injection.h), and how much Open

@@ -556,7 +556,7 @@ Result<VerifyReport> VerifyLog(const std::string& data_dir, const VerifyOptions&
   auto compare_snapshots = [&](std::uint64_t seq) {
     for (; next < seqs->size() && (*seqs)[next] <= seq; ++next) {
       if ((*seqs)[next] < seq) continue;  // cannot happen: seqs ascend and every seq is visited
-      auto loaded = internal::LoadState(log, seq);
+      auto loaded = internal::LoadState(log, seq, false, internal::BadSnapshot::kFail);
       if (!loaded.ok()) {
         problem = loaded.status();
       } else if (loaded->snapshot_seq != seq) {

@@ -48,7 +48,7 @@ Result<std::vector<std::uint64_t>> MismatchedSnapshots(const std::string& dir,
   auto compare = [&](std::uint64_t seq) {
     for (; next < seqs.size() && seqs[next] <= seq; ++next) {
       if (seqs[next] != seq) continue;
-      auto loaded = internal::LoadState(**log, seq);
+      auto loaded = internal::LoadState(**log, seq, false, internal::BadSnapshot::kFail);
       if (!loaded.ok()) {
         bad.push_back(seq);
       } else if (loaded->snapshot_seq == seq && !(loaded->state == state)) {

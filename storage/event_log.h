@@ -206,11 +206,31 @@ class EventLog {
   // The seqs of every stored snapshot (header) within the log, ascending.
   Result<std::vector<std::uint64_t>> SnapshotSeqs() const;
 
+  // What DeleteSnapshots deleted.
+  struct DeletedSnapshots {
+    std::vector<std::uint64_t> seqs;     // whole snapshots (header and chunks)
+    std::vector<std::uint64_t> orphans;  // chunks stored without a header
+  };
+  // Deletes the snapshots at `seqs` (headers and chunks) and, with `orphans`, every
+  // chunk within the log stored without a header (a snapshot whose write a crash cut
+  // short). Headers and chunks go in one batch made durable by a flush: a crash leaves
+  // each snapshot whole or gone, never a header without its chunks. Then the table
+  // files that held nothing but the deleted chunks (the large, ingested ones) are
+  // dropped, so that their space is free at once rather than after some compaction. A
+  // snapshot being written meanwhile (between PutSnapshotChunks and PutSnapshot) is
+  // left alone. Refused once the log is read-only.
+  Result<DeletedSnapshots> DeleteSnapshots(std::span<const std::uint64_t> seqs,
+                                           bool orphans = false);
+
   const std::string& dir() const;
 
  private:
   struct Impl;
   explicit EventLog(std::unique_ptr<Impl> impl);
+  // PutSnapshotChunks and PutSnapshot but for marking the seq as being written.
+  Status WriteSnapshotChunks(std::uint64_t seq, std::span<const std::string_view> chunks);
+  Status WriteSnapshotHeader(std::uint64_t seq, std::string_view bytes);
+  void EndSnapshotWrite(std::uint64_t seq);
   std::unique_ptr<Impl> impl_;
 };
 

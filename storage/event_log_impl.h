@@ -11,6 +11,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +99,11 @@ struct EventLog::Impl {
 
   // One snapshot table file is written at a time (they share a temporary name).
   std::mutex snapshot_file_mu;
+  // Seqs of the snapshots being written (from PutSnapshotChunks to PutSnapshot):
+  // DeleteSnapshots, which holds the mutex throughout, leaves them alone, so that it
+  // never deletes the chunks of a snapshot whose header is about to be stored.
+  std::mutex snapshot_seqs_mu;
+  std::multiset<std::uint64_t> snapshots_being_written;
 
   // Writer-owned.
   std::optional<MerkleFrontier> frontier;

@@ -1,4 +1,5 @@
 // EventLog's read side: events, subjects, the Merkle tree, integrity and snapshots.
+#include <rocksdb/convenience.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/sst_file_writer.h>
 
@@ -325,6 +326,14 @@ std::string ChunkName(std::uint64_t seq, std::uint32_t chunk) {
   return "chunk " + std::to_string(chunk) + " of the snapshot at " + std::to_string(seq);
 }
 
+// The seq's chunk keys: [ChunkKey(seq, 0), ChunkKey(seq, max)], its header key excluded.
+struct ChunkRange {
+  explicit ChunkRange(std::uint64_t seq)
+      : first(ChunkKey(seq, 0)), last(ChunkKey(seq, std::numeric_limits<std::uint32_t>::max())) {}
+  std::string first;
+  std::string last;
+};
+
 // Snapshots are written for a state the log holds, and not once appends stopped.
 Status SnapshotWritable(const EventLog& log, std::uint64_t seq) {
   if (seq > log.size()) {
@@ -337,12 +346,29 @@ Status SnapshotWritable(const EventLog& log, std::uint64_t seq) {
 
 }  // namespace
 
+void EventLog::EndSnapshotWrite(std::uint64_t seq) {
+  std::lock_guard lock(impl_->snapshot_seqs_mu);
+  auto it = impl_->snapshots_being_written.find(seq);
+  if (it != impl_->snapshots_being_written.end()) impl_->snapshots_being_written.erase(it);
+}
+
 Status EventLog::PutSnapshotChunks(std::uint64_t seq, std::span<const std::string_view> chunks) {
   if (Status w = SnapshotWritable(*this, seq); !w.ok()) return w;
-  if (chunks.empty()) return Status::Ok();
   if (chunks.size() > std::numeric_limits<std::uint32_t>::max()) {
     return Status::InvalidArgument("snapshot_too_large", "more chunks than 32-bit numbers");
   }
+  // Being written until PutSnapshot stores its header (or this fails).
+  {
+    std::lock_guard lock(impl_->snapshot_seqs_mu);
+    impl_->snapshots_being_written.insert(seq);
+  }
+  Status s = WriteSnapshotChunks(seq, chunks);
+  if (!s.ok()) EndSnapshotWrite(seq);
+  return s;
+}
+
+Status EventLog::WriteSnapshotChunks(std::uint64_t seq, std::span<const std::string_view> chunks) {
+  if (chunks.empty()) return Status::Ok();
   std::size_t total = 0;
   for (auto chunk : chunks) total += chunk.size();
   if (total < impl_->options.snapshot_file_bytes) {
@@ -382,6 +408,12 @@ Status EventLog::PutSnapshotChunks(std::uint64_t seq, std::span<const std::strin
 }
 
 Status EventLog::PutSnapshot(std::uint64_t seq, std::string_view bytes) {
+  Status s = WriteSnapshotHeader(seq, bytes);
+  EndSnapshotWrite(seq);
+  return s;
+}
+
+Status EventLog::WriteSnapshotHeader(std::uint64_t seq, std::string_view bytes) {
   if (Status w = SnapshotWritable(*this, seq); !w.ok()) return w;
   auto key = SeqKey(seq);
   // The header bypasses the write-ahead log, like the chunks before it, and the flush
@@ -462,6 +494,80 @@ Result<std::vector<std::uint64_t>> EventLog::SnapshotSeqs() const {
   }
   if (!it->status().ok()) return FromRocks(it->status(), "listing snapshots");
   return seqs;
+}
+
+Result<EventLog::DeletedSnapshots> EventLog::DeleteSnapshots(std::span<const std::uint64_t> seqs,
+                                                             bool orphans) {
+  if (Status h = health(); !h.ok()) return h;
+  // Held throughout, so that no snapshot starts being written at a seq between the
+  // check below and the dropping of its files.
+  std::lock_guard lock(impl_->snapshot_seqs_mu);
+  auto being_written = [&](std::uint64_t seq) {
+    return impl_->snapshots_being_written.contains(seq);
+  };
+  DeletedSnapshots deleted;
+  for (std::uint64_t seq : seqs) {
+    if (!being_written(seq)) deleted.seqs.push_back(seq);
+  }
+  if (orphans) {
+    // A seq whose first key is a chunk's has no header (the header key sorts first).
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options, impl_->snapshots));
+    for (it->SeekToFirst(); it->Valid();) {
+      std::uint64_t seq = 0;
+      if (!ParseSnapshotKey(it->key(), &seq)) {
+        return Status::Corruption("log_damaged", "a snapshot key is malformed");
+      }
+      if (seq > size()) break;
+      if (it->key().size() == kChunkKeySize && !being_written(seq)) deleted.orphans.push_back(seq);
+      it->Seek(U64Bytes(seq + 1));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "listing snapshot chunks");
+  }
+  std::vector<std::uint64_t> all = deleted.seqs;
+  all.insert(all.end(), deleted.orphans.begin(), deleted.orphans.end());
+  if (all.empty()) return deleted;
+
+  // 1. Headers and chunks, durably, like PutSnapshot: bypassing the write-ahead log,
+  //    then flushed (one memtable, so one table file: all or nothing).
+  rocksdb::WriteBatch batch;
+  for (std::uint64_t seq : all) {
+    rocksdb::Status s = batch.DeleteRange(impl_->snapshots, U64Bytes(seq), U64Bytes(seq + 1));
+    if (!s.ok()) return FromRocks(s, "deleting the snapshot at " + std::to_string(seq));
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.disableWAL = true;
+  rocksdb::Status s = impl_->db->Write(write_options, &batch);
+  if (s.ok()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    s = impl_->db->Flush(flush, impl_->snapshots);
+  }
+  if (!s.ok()) return FromRocks(s, "deleting snapshots");
+
+  // 2. Only now, the deletion being durable, the files holding nothing but those chunks.
+  //    The ranges leave out the header keys: a file holding a header's deletion is never
+  //    dropped, so a header once deleted stays deleted. At worst (a file holding a
+  //    chunk's deletion dropped while an older copy of that chunk survives in another
+  //    file) a chunk without a header reappears, which nothing reads and the next
+  //    sweep of orphans deletes.
+  std::vector<ChunkRange> keys;
+  keys.reserve(all.size());
+  for (std::uint64_t seq : all) keys.emplace_back(seq);
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(2 * keys.size());
+  std::vector<rocksdb::RangePtr> ranges;
+  ranges.reserve(keys.size());
+  for (const auto& k : keys) {
+    slices.emplace_back(k.first);
+    slices.emplace_back(k.last);
+    ranges.emplace_back(&slices[slices.size() - 2], &slices.back());
+  }
+  s = rocksdb::DeleteFilesInRanges(impl_->db.get(), impl_->snapshots, ranges.data(), ranges.size(),
+                                   /*include_end=*/true);
+  if (!s.ok()) return FromRocks(s, "dropping the files of deleted snapshots");
+  return deleted;
 }
 
 }  // namespace authledger::storage

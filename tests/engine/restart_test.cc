@@ -1,6 +1,9 @@
 // Restart: the state after reopening equals the state before closing, field by field,
-// whether it comes from a snapshot plus the tail or from the events alone; and what a
-// snapshot is allowed to be (every size, every chunking) and what it is refused for.
+// whether it comes from a snapshot plus the tail or from the events alone; what a
+// snapshot is allowed to be (every size, every chunking) and what it is refused for; and
+// that Open and replay pass over a snapshot they cannot use (verify does not).
+#include <authledger/audit.h>
+#include <authledger/log_tools.h>
 #include <capnp/message.h>
 #include <capnp/serialize-packed.h>
 #include <gtest/gtest.h>
@@ -254,16 +257,30 @@ TEST_F(Restart, SnapshotsAreWrittenInTheBackgroundEveryIntervalEvents) {
   EXPECT_GE(snapshots, 2) << "expected interval snapshots besides the closing one";
 }
 
-TEST_F(Restart, ASnapshotThatDisagreesWithItsSeqIsRefused) {
+TEST_F(Restart, ASnapshotThatDisagreesWithItsSeqIsPassedOverOrRefusedWhenAskedTo) {
   ManagedOrg("org1", "acme.com");
   State state = Published(*engine_);
   engine_.reset();
   {
     auto log = std::move(storage::EventLog::Open(dir_.path(), {})).value();
-    state.revision = 1;  // claims to be the state after event 1, stored at seq 2
-    ASSERT_TRUE(internal::StoreSnapshot(*log, {2, internal::CopyForSnapshot(state)}).ok());
+    State lying = state;
+    lying.revision = 1;  // claims to be the state after event 1, stored at seq 2
+    ASSERT_TRUE(internal::StoreSnapshot(*log, {2, internal::CopyForSnapshot(lying)}).ok());
   }
+  // By default Open passes over it (the only one) and folds the log instead.
   auto engine = Engine::Open(dir_.path(), Options());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ExpectSameState(state, Published(**engine));
+  auto status = (*engine)->Snapshots();
+  EXPECT_EQ(status.stored_problem, "");
+  EXPECT_EQ(status.opened_from, 0u);
+  ASSERT_EQ(status.unusable_at_open.size(), 1u);
+  EXPECT_EQ(status.unusable_at_open[0].seq, 2u);
+  EXPECT_EQ(status.unusable_at_open[0].reason, "snapshot_mismatch");
+  engine->reset();  // writes no snapshot over it
+  EngineOptions strict = Options();
+  strict.fall_back_past_bad_snapshots = false;
+  engine = Engine::Open(dir_.path(), strict);
   ASSERT_FALSE(engine.ok());
   EXPECT_EQ(engine.status().reason(), "snapshot_mismatch");
 }
@@ -323,8 +340,11 @@ TEST_F(Restart, AHalfWrittenSnapshotIsIgnored) {
   ExpectSameState(expected, loaded->state);
 }
 
-TEST_F(Restart, ASnapshotMissingAChunkIsRefused) {
+TEST_F(Restart, ASnapshotMissingAChunkIsPassedOverForAnOlderOneOrRefusedWhenAskedTo) {
   PlayHistory();
+  ASSERT_TRUE(engine_->WriteSnapshot().ok());
+  const std::uint64_t older = engine_->revision();
+  Must(engine_->ReactivateUser(admin_, "org1", "alice"));
   State state = Published(*engine_);
   engine_.reset();
   {
@@ -336,9 +356,61 @@ TEST_F(Restart, ASnapshotMissingAChunkIsRefused) {
     ASSERT_TRUE(log->PutSnapshotChunks(state.revision, chunks).ok());
     ASSERT_TRUE(log->PutSnapshot(state.revision, internal::PackHeader(image)).ok());
   }
-  auto engine = Engine::Open(dir_.path(), Options());
+  EngineOptions strict = Options();
+  strict.fall_back_past_bad_snapshots = false;
+  auto engine = Engine::Open(dir_.path(), strict);
   ASSERT_FALSE(engine.ok());
   EXPECT_EQ(engine.status().reason(), "snapshot_undecodable") << engine.status().ToString();
+
+  engine = Engine::Open(dir_.path(), Options());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ExpectSameState(state, Published(**engine));
+  auto status = (*engine)->Snapshots();
+  EXPECT_EQ(status.stored_problem, "");
+  EXPECT_EQ(status.opened_from, older);
+  ASSERT_EQ(status.unusable_at_open.size(), 1u);
+  EXPECT_EQ(status.unusable_at_open[0].seq, state.revision);
+  EXPECT_EQ(status.unusable_at_open[0].reason, "snapshot_undecodable");
+}
+
+TEST_F(Restart, ReplayPassesOverABadNearestSnapshotAndVerifyDoesNot) {
+  PlayHistory();
+  ASSERT_TRUE(engine_->WriteSnapshot().ok());
+  const std::uint64_t older = engine_->revision();
+  Must(engine_->ReactivateUser(admin_, "org1", "alice"));
+  ASSERT_TRUE(engine_->WriteSnapshot().ok());
+  const std::uint64_t nearest = engine_->revision();
+  Login("alice", "password", true);
+  Login("bob", "password");
+  engine_.reset();
+  auto log = std::move(storage::EventLog::Open(dir_.path(), {})).value();
+  ASSERT_TRUE(log->PutSnapshot(nearest, "not a snapshot").ok());
+  for (std::uint64_t seq : {nearest, nearest + 1}) {
+    SCOPED_TRACE("seq " + std::to_string(seq));
+    auto loaded = internal::LoadState(*log, seq);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->snapshot_seq, older);
+    ASSERT_EQ(loaded->skipped.size(), 1u);
+    EXPECT_EQ(loaded->skipped[0].seq, nearest);
+    EXPECT_EQ(loaded->skipped[0].why.reason(), "snapshot_undecodable");
+    ExpectSameState(Folded(*log, seq), loaded->state);
+    auto strict = internal::LoadState(*log, seq, false, internal::BadSnapshot::kFail);
+    ASSERT_FALSE(strict.ok());
+    EXPECT_EQ(strict.status().reason(), "snapshot_undecodable");
+  }
+  log.reset();
+  // The auditor's questions about the past go through LoadState too.
+  auto auditor = Auditor::Open(dir_.path());
+  ASSERT_TRUE(auditor.ok()) << auditor.status().ToString();
+  auto summary = (*auditor)->StateAt(Moment::AtSeq(nearest + 1));
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->seq, nearest + 1);
+  EXPECT_GT(summary->tokens, 0u);
+  // Verify checks every snapshot, and names the bad one.
+  auto report = VerifyLog(dir_.path());
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->problem, "snapshot_undecodable") << report->message;
+  EXPECT_EQ(report->bad_seq, nearest);
 }
 
 TEST_F(Restart, ASnapshotOfAnOlderFormatIsIgnoredAndTheLogFolded) {

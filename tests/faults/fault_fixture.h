@@ -9,11 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/engine_impl.h"
@@ -26,18 +29,47 @@ namespace authledger::testing {
 // 2026-01-01T00:00:00Z in µs.
 inline constexpr std::int64_t kFaultStartUs = 1767225600LL * 1'000'000;
 
+// What the engine logs, kept for the test to read.
+class LogLines : public Logger {
+ public:
+  void Log(Level level, std::string_view message) override {
+    std::lock_guard lock(mu_);
+    lines_.emplace_back(level, std::string(message));
+  }
+  // The lines at `level` holding every one of `needles`.
+  std::vector<std::string> At(Level level, const std::vector<std::string>& needles) const {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> found;
+    for (const auto& [l, line] : lines_) {
+      if (l == level && std::all_of(needles.begin(), needles.end(), [&](const std::string& n) {
+            return line.find(n) != std::string::npos;
+          })) {
+        found.push_back(line);
+      }
+    }
+    return found;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<Level, std::string>> lines_;
+};
+
 class FaultTest : public ::testing::Test {
  protected:
   EngineOptions Options() {
     EngineOptions options;
     options.clock = [now = now_] { return now->load(); };
+    options.logger = logger_;
     options.snapshot_interval = 1'000'000;  // snapshots only when a test writes one
+    options.fall_back_past_bad_snapshots = fall_back_past_bad_snapshots_;
     return options;
   }
   // Opens the engine with the injector under its log.
   Status TryOpen(bool create = true) {
     storage::EventLogOptions log_options;
     log_options.faults = faults_;
+    log_options.snapshot_file_bytes = snapshot_file_bytes_;
     EngineOptions options = Options();
     options.create_if_missing = create;
     auto engine = internal::OpenEngine(dir_, options, log_options, checks_);
@@ -108,6 +140,9 @@ class FaultTest : public ::testing::Test {
 
   TempDir tmp_;
   std::string dir_ = tmp_.Sub("data");
+  std::shared_ptr<LogLines> logger_ = std::make_shared<LogLines>();
+  bool fall_back_past_bad_snapshots_ = EngineOptions().fall_back_past_bad_snapshots;
+  std::size_t snapshot_file_bytes_ = storage::EventLogOptions().snapshot_file_bytes;
   std::shared_ptr<storage::FaultInjector> faults_ = std::make_shared<storage::FaultInjector>();
   std::shared_ptr<std::atomic<std::int64_t>> now_ =
       std::make_shared<std::atomic<std::int64_t>>(kFaultStartUs);

@@ -57,6 +57,27 @@ class Logger {
   virtual void Log(Level level, std::string_view message) = 0;
 };
 
+// Which snapshots the engine keeps. Snapshots are caches of what the log says (about
+// 112 bytes per token: 1.1 GiB at 10M tokens); Open needs only the latest, replay of an
+// old seq starts from the nearest one at or before it. After each snapshot the engine
+// writes (in the background, and on closing) is durable, it deletes those this keeps no
+// longer, headers and chunks together: a crash leaves a snapshot whole or gone, and the
+// latest is never deleted, so Open and replay always start. Deletions go to the logger
+// (kInfo); Engine::Snapshots() counts them.
+struct SnapshotRetention {
+  // The latest this many are kept: Open uses the newest, and falls back to the others
+  // if it cannot use it (see EngineOptions::fall_back_past_bad_snapshots). 0 keeps
+  // every snapshot (no retention).
+  std::uint32_t keep_latest = 3;
+  // A sparser tier, for replay at old seqs: also keeps the first snapshot at or after
+  // each multiple of this many events, so that replay anywhere past the first folds at
+  // most about keep_every_events + snapshot_interval events. 0 = no tier.
+  std::uint64_t keep_every_events = 0;
+  // Of the tier, only the latest this many; 0 = all of them. Disk use is then bounded
+  // by keep_latest + keep_every_max snapshots.
+  std::uint32_t keep_every_max = 0;
+};
+
 struct EngineOptions {
   // µs since the Unix epoch. Defaults to the system clock.
   std::function<std::int64_t()> clock;
@@ -64,6 +85,18 @@ struct EngineOptions {
   std::shared_ptr<Logger> logger;
   // A snapshot is written in the background after this many events.
   std::uint64_t snapshot_interval = 100000;
+  SnapshotRetention snapshot_retention;
+  // What Open does when the latest snapshot cannot be used: damaged (it does not decode,
+  // a chunk is missing or fails its checksum), stored under another seq than it
+  // describes, or made from another history (its recorded Merkle root is not the log's
+  // at its seq). true: Open passes over it to the next older usable snapshot, and
+  // finally folds from the first event (every event folded is re-hashed against the
+  // tree, as always), logs each one passed over (kError for another history, kWarning
+  // otherwise), lists them in Snapshots().unusable_at_open, and writes a fresh snapshot
+  // at once in the background. The log is the source of truth, and a snapshot only a
+  // cache of it. false: Open refuses the log with the snapshot's reason
+  // ("snapshot_undecodable", "snapshot_mismatch", …), as `verify` reports it.
+  bool fall_back_past_bad_snapshots = true;
   // A token's use is recorded at most once per this interval.
   std::int64_t token_use_interval_us = 60'000'000;
   // Ed25519 private key (PEM) to sign checkpoints; empty = unsigned.
@@ -120,6 +153,37 @@ struct PolicyChange {
   std::uint64_t revision = 0;       // 0 for a dry run
 };
 
+// A snapshot Open could not use, and why.
+struct UnusableSnapshot {
+  std::uint64_t seq = 0;
+  std::string reason;  // "snapshot_undecodable", "snapshot_mismatch", "table_file_damaged",
+                       // "snapshot_format_unsupported" (an older or newer build's), …
+  std::string message;
+  // The search for a snapshot at or before `seq` failed: a damaged table block under the
+  // snapshots' keys hides every one there (RocksDB's search reads the first table file
+  // whose keys reach `seq`), so Open folded the log from its first event.
+  bool search_failed = false;
+};
+
+// The engine's snapshots, for an operator's status page or metrics.
+struct SnapshotStatus {
+  std::vector<std::uint64_t> stored;  // seqs of the snapshots in the log now, ascending
+  // Why `stored` could not be listed (a damaged table block under the snapshots' keys:
+  // retention then cannot run either, until `authledger recover` drops the damaged
+  // snapshot); empty if it was.
+  std::string stored_problem;
+  std::uint64_t opened_from = 0;  // the snapshot Open loaded; 0 = folded from empty
+  // Those Open passed over, newest first. Retention neither counts nor deletes them
+  // (`verify` names them, `recover` drops them); a snapshot the engine writes at the
+  // same seq replaces one.
+  std::vector<UnusableSnapshot> unusable_at_open;
+  std::uint64_t deleted = 0;          // by retention since Open
+  std::uint64_t orphans_deleted = 0;  // chunks a crash left without their header
+  // Why the latest retention pass failed (it is retried after the next snapshot); empty
+  // if it succeeded or none ran.
+  std::string retention_problem;
+};
+
 // A checkpoint of the log: its size, Merkle root and the time of its last event,
 // signed when the engine has a key.
 struct LogCheckpoint {
@@ -133,17 +197,19 @@ struct LogCheckpoint {
 class Engine {
  public:
   // Opens (or creates) the engine's log in `dir` and restores the state from the latest
-  // snapshot plus the events after it. Refuses a damaged log with a stable reason naming
-  // the seq or file (never starts on it; `authledger recover` rebuilds it). What Open
-  // checks, at a cost independent of the log's length: the recorded size against the
-  // last stored event; the stored Merkle frontier against the recorded root; the
+  // usable snapshot plus the events after it. Refuses a damaged log with a stable reason
+  // naming the seq or file (never starts on it; `authledger recover` rebuilds it). What
+  // Open checks, at a cost independent of the log's length: the recorded size against
+  // the last stored event; the stored Merkle frontier against the recorded root; the
   // snapshot's recorded root against the tree at its seq ("snapshot_mismatch"); every
   // event after the snapshot and the latest 64Ki events re-hashed against their leaves,
   // and the root recomputed over them ("event_tampered", "root_mismatch"); and RocksDB's
   // checksums of what it reads (write-ahead log, table footers and indexes, the blocks
-  // of those events: "wal_damaged", "table_file_damaged"). Older events and snapshots are
-  // re-read only by `verify` (VerifyLog), which checks every leaf, the root, and every
-  // snapshot against a replay.
+  // of those events and of the snapshot: "wal_damaged", "table_file_damaged"). A
+  // snapshot that fails these is passed over for an older one, loudly, unless
+  // options.fall_back_past_bad_snapshots is false (then Open refuses). Older events and
+  // snapshots are re-read only by `verify` (VerifyLog), which checks every leaf, the
+  // root, and every snapshot against a replay.
   static Result<std::unique_ptr<Engine>> Open(const std::string& dir, EngineOptions options = {});
   // Finishes queued commands, writes a snapshot, and closes the log.
   virtual ~Engine() = default;
@@ -239,8 +305,11 @@ class Engine {
   // OK while commands are accepted; else why not (e.g. the disk failed).
   virtual Status health() const = 0;
   virtual Result<LogCheckpoint> Checkpoint() const = 0;
-  // Writes a snapshot of the current state now.
+  // Writes a snapshot of the current state now. Retention (EngineOptions::
+  // snapshot_retention) then runs in the background.
   virtual Status WriteSnapshot() = 0;
+  // The snapshots in the log, what Open did with them, and what retention deleted.
+  virtual SnapshotStatus Snapshots() const = 0;
   // Waits until every token use noticed so far has been recorded.
   virtual void FlushTokenUse() = 0;
 

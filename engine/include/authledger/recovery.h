@@ -1,7 +1,10 @@
 // Recovery: rebuilding a log that the engine refuses to open (a damaged write-ahead log
-// or table file, an event whose bytes no longer match the Merkle tree, a snapshot of
-// another history) from its last good prefix. Never automatic: the engine refuses such
-// a log, and only this function (`authledger recover --data DIR --yes`) drops anything.
+// or table file, an event whose bytes no longer match the Merkle tree) from its last
+// good prefix, and dropping the snapshots that do not equal the replay (damaged, or of
+// another history: the engine opens past those, loudly, unless
+// EngineOptions::fall_back_past_bad_snapshots is false). Never automatic: the engine
+// refuses such a log or leaves such a snapshot, and only this function (`authledger
+// recover --data DIR --yes`) drops anything.
 //
 // The last good prefix is events 1..K where K is the last seq such that events 1..K are
 // present, decode canonically with their own seq and non-decreasing times, and every
