@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -197,15 +198,26 @@ TEST_F(LogToolsTest, CheckpointIsReadBesideALiveEngine) {
 
 TEST_F(LogToolsTest, VerifyAndExportRunBesideAnEngineThatWritesAndSnapshots) {
   PlayStory();
+  // The writer registers up to kPerRound users (and a snapshot every 5) per round of
+  // verify and export, so that every round runs beside writes, and the log, which each
+  // round reads whole, grows by as much however fast either side runs.
+  constexpr int kRounds = 12;
+  constexpr int kPerRound = 25;
   std::atomic<bool> stop{false};
+  std::atomic<int> round_started{0};
   std::thread writer([&] {
     for (int i = 0; !stop.load(); ++i) {
+      while (i >= kPerRound * round_started.load() && !stop.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (stop.load()) return;
       const std::string user = "writer" + std::to_string(i);
       if (!engine_->RegisterUser(admin_, user, user + "@example.org").ok()) return;
       if (i % 5 == 0 && !engine_->WriteSnapshot().ok()) return;
     }
   });
-  for (int round = 0; round < 12; ++round) {
+  for (int round = 0; round < kRounds; ++round) {
+    round_started = round + 1;
     auto report = VerifyLog(dir_.path());
     ASSERT_TRUE(report.ok()) << "round " << round << ": " << report.status().ToString();
     EXPECT_TRUE(report->ok()) << "round " << round << ": " << report->problem << " at "
@@ -296,12 +308,12 @@ TEST_F(LogToolsTest, ToolsRefuseADirectoryWithoutALogAndCreateNothing) {
 // ---- Proofs ----
 
 // Tree sizes with every shape of right edge: a power of two, one past it, odd, the whole.
+// (Each proof opens the log, as the CLI does: the sizes are few.)
 std::vector<std::uint64_t> SomeSizes(std::uint64_t size) {
   std::vector<std::uint64_t> sizes;
   for (std::uint64_t n : {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17}) {
     if (n < size) sizes.push_back(n);
   }
-  sizes.push_back(size - 1);
   sizes.push_back(size);
   return sizes;
 }
