@@ -19,10 +19,10 @@
 #include <string>
 #include <string_view>
 
+#include "replay/json_parse.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/service_fixture.h"
 #include "tools/server/dispatch.h"
-#include "replay/json_parse.h"
 
 namespace {
 

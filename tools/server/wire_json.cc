@@ -7,9 +7,9 @@
 #include <cmath>
 #include <optional>
 
+#include "replay/json_parse.h"
 #include "replay/json_writer.h"
 #include "schema/events.capnp.h"
-#include "replay/json_parse.h"
 
 namespace authledger::server {
 namespace {
