@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "storage/event_codec.h"
@@ -23,10 +24,25 @@ using testing::MakeFilledDraft;
 
 constexpr unsigned kDepth = 8;
 
+// A message's words, as plain integers: capnp::word cannot be copied, and the test
+// copies and edits messages freely.
+using Words = std::vector<std::uint64_t>;
+
+std::span<const capnp::word> AsWords(const Words& words) {
+  return {reinterpret_cast<const capnp::word*>(words.data()), words.size()};
+}
+
+Words WordsOf(kj::ArrayPtr<const capnp::word> a) {
+  Words out(a.size());
+  if (!out.empty()) std::memcpy(out.data(), a.begin(), a.size() * sizeof(capnp::word));
+  return out;
+}
+
 // What Decode relies on: Cap'n Proto's walk (with Decode's limits) reads the message
 // without an error, finds a root, and calls it canonical.
-bool CapnpCanonical(const std::vector<capnp::word>& words) {
-  kj::ArrayPtr<const capnp::word> segments[1] = {{words.data(), words.size()}};
+bool CapnpCanonical(const Words& words) {
+  const std::span<const capnp::word> span = AsWords(words);
+  kj::ArrayPtr<const capnp::word> segments[1] = {{span.data(), span.size()}};
   capnp::ReaderOptions options;
   options.traversalLimitInWords = (1 << 20) / 4;
   options.nestingLimit = 16;
@@ -38,20 +54,16 @@ bool CapnpCanonical(const std::vector<capnp::word>& words) {
   }
 }
 
-bool Plain(const std::vector<capnp::word>& words) {
-  return IsPlainCanonical({words.data(), words.size()}, kDepth);
-}
-
-std::vector<capnp::word> Words(const kj::Array<capnp::word>& a) { return {a.begin(), a.end()}; }
+bool Plain(const Words& words) { return IsPlainCanonical(AsWords(words), kDepth); }
 
 // Canonical events of every kind, filled at random, and a few of the shapes the engine
 // writes (an all-default actor: an empty struct; empty and one-element lists).
-std::vector<std::vector<capnp::word>> CanonicalEvents(std::mt19937_64& rng) {
-  std::vector<std::vector<capnp::word>> out;
+std::vector<Words> CanonicalEvents(std::mt19937_64& rng) {
+  std::vector<Words> out;
   for (int round = 0; round < 8; ++round) {
     for (unsigned which = 0; which < EventKindCount(); ++which) {
       EventDraft draft = MakeFilledDraft(which, 1 + round, rng);
-      out.push_back(Words(CanonicalBytes(draft.reader())));
+      out.push_back(WordsOf(CanonicalBytes(draft.reader())));
     }
   }
   EventDraft system;
@@ -59,16 +71,16 @@ std::vector<std::vector<capnp::word>> CanonicalEvents(std::mt19937_64& rng) {
   system.envelope().initActor();
   auto used = system.envelope().getEvent().initTokenUsed();
   used.setTokenPrefix("alp_1");
-  out.push_back(Words(CanonicalBytes(system.reader())));
+  out.push_back(WordsOf(CanonicalBytes(system.reader())));
   EventDraft lists;
   auto allowlist = lists.envelope().getEvent().initIpAllowlistChanged();
   allowlist.initCidrs(0);
-  out.push_back(Words(CanonicalBytes(lists.reader())));
+  out.push_back(WordsOf(CanonicalBytes(lists.reader())));
   allowlist.initCidrs(1).set(0, "10.0.0.0/8");
-  out.push_back(Words(CanonicalBytes(lists.reader())));
+  out.push_back(WordsOf(CanonicalBytes(lists.reader())));
   EventDraft bare;  // only a seq
   bare.envelope().setSeq(1);
-  out.push_back(Words(CanonicalBytes(bare.reader())));
+  out.push_back(WordsOf(CanonicalBytes(bare.reader())));
   return out;
 }
 
@@ -88,10 +100,10 @@ TEST(PlainCanonical, RefusesEncodingsThatAreNotCanonical) {
   envelope.getEvent().initTokenUsed().setTokenPrefix("alp_1");
   auto flat = capnp::messageToFlatArray(builder);
   ASSERT_EQ(builder.getSegmentsForOutput().size(), 1u);
-  const std::vector<capnp::word> built(flat.begin() + 1, flat.end());  // without the table
+  const Words built = WordsOf(flat.slice(1, flat.size()));  // without the table
   EXPECT_FALSE(CapnpCanonical(built));
   EXPECT_FALSE(Plain(built));
-  const auto canonical = Words(CanonicalBytes(envelope.asReader()));
+  const auto canonical = WordsOf(CanonicalBytes(envelope.asReader()));
   EXPECT_TRUE(Plain(canonical));
   auto padded = canonical;
   padded.emplace_back();  // a word after the last object
@@ -99,7 +111,7 @@ TEST(PlainCanonical, RefusesEncodingsThatAreNotCanonical) {
   auto truncated = canonical;
   truncated.pop_back();
   EXPECT_FALSE(Plain(truncated));
-  EXPECT_FALSE(Plain(std::vector<capnp::word>(1)));  // a null root
+  EXPECT_FALSE(Plain(Words(1)));  // a null root
   EXPECT_FALSE(Plain({}));
 }
 
@@ -111,7 +123,7 @@ TEST(PlainCanonical, NeverAcceptsWhatCapnpRefusesOrCannotRead) {
     auto words = events[rng() % events.size()];
     const std::size_t at = rng() % words.size();
     std::uint64_t w;
-    std::memcpy(&w, &words[at], 8);
+    w = words[at];
     switch (rng() % 8) {
       case 0:  // one bit
         w ^= std::uint64_t{1} << (rng() % 64);
@@ -134,7 +146,7 @@ TEST(PlainCanonical, NeverAcceptsWhatCapnpRefusesOrCannotRead) {
       case 6: {  // two words swapped
         const std::size_t other = rng() % words.size();
         std::swap(words[at], words[other]);
-        std::memcpy(&w, &words[at], 8);
+        w = words[at];
         break;
       }
       default:  // a word more or less
@@ -144,10 +156,10 @@ TEST(PlainCanonical, NeverAcceptsWhatCapnpRefusesOrCannotRead) {
           words.emplace_back();
         }
         if (words.empty()) continue;
-        std::memcpy(&w, &words[at % words.size()], 8);
+        w = words[at % words.size()];
         break;
     }
-    if (at < words.size()) std::memcpy(static_cast<void*>(&words[at]), &w, 8);
+    if (at < words.size()) words[at] = w;
     if (!Plain(words)) {
       ++refused;
       continue;
