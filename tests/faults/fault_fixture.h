@@ -40,10 +40,11 @@ class LogLines : public Logger {
   std::vector<std::string> At(Level level, const std::vector<std::string>& needles) const {
     std::lock_guard lock(mu_);
     std::vector<std::string> found;
-    for (const auto& [l, line] : lines_) {
-      if (l == level && std::all_of(needles.begin(), needles.end(), [&](const std::string& n) {
-            return line.find(n) != std::string::npos;
-          })) {
+    for (const auto& entry : lines_) {
+      const std::string& line = entry.second;
+      if (entry.first == level &&
+          std::all_of(needles.begin(), needles.end(),
+                      [&](const std::string& n) { return line.find(n) != std::string::npos; })) {
         found.push_back(line);
       }
     }
