@@ -4,10 +4,10 @@
 #include <authledger/recovery.h>
 
 #include <filesystem>
-#include <sstream>
 
 #include "storage/tamper.h"
 #include "tests/faults/fault_fixture.h"
+#include "tests/support/cli_run.h"
 #include "tools/cli/commands.h"
 
 namespace authledger::testing {
@@ -173,32 +173,12 @@ TEST_F(Recover, ItRefusesALogAnEngineHasOpen) {
   EXPECT_EQ(done.status().reason(), "log_in_use");
 }
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CliRun RunCli(std::vector<std::string> args) {
-  CLI::App app{"authledger"};
-  app.require_subcommand(1);
-  std::ostringstream out;
-  std::ostringstream err;
-  CliRun run;
-  run.code = 0;
-  cli::AddLogCommands(app, {out, err}, &run.code);
-  cli::AddRecoverCommand(app, {out, err}, &run.code);
-  args.insert(args.begin(), "authledger");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    run.code = app.exit(e, out, err);
-  }
-  run.out = out.str();
-  run.err = err.str();
-  return run;
+// The log subcommands and recover.
+CliRun LogOrRecover(std::vector<std::string> args) {
+  return RunCli(std::move(args), [](CLI::App& app, cli::CommandIo io, int* code) {
+    cli::AddLogCommands(app, io, code);
+    cli::AddRecoverCommand(app, io, code);
+  });
 }
 
 TEST_F(Recover, TheCliIsADryRunWithoutYesAndRecoversWithIt) {
@@ -206,11 +186,11 @@ TEST_F(Recover, TheCliIsADryRunWithoutYesAndRecoversWithIt) {
   const std::string wal = WalWith(Email(4));
   FlipFileByte(wal, FindInFile(wal, Email(4)) + 2);
 
-  CliRun verify = RunCli({"verify", "--data", dir_});
+  CliRun verify = LogOrRecover({"verify", "--data", dir_});
   EXPECT_EQ(verify.code, 3) << verify.out << verify.err;
   EXPECT_NE(verify.out.find("wal_damaged"), std::string::npos) << verify.out;
 
-  CliRun dry = RunCli({"recover", "--data", dir_});
+  CliRun dry = LogOrRecover({"recover", "--data", dir_});
   EXPECT_EQ(dry.code, 3) << dry.out << dry.err;
   EXPECT_NE(dry.out.find("events kept:        1.." + std::to_string(UserSeq(4) - 1)),
             std::string::npos)
@@ -218,13 +198,13 @@ TEST_F(Recover, TheCliIsADryRunWithoutYesAndRecoversWithIt) {
   EXPECT_NE(dry.out.find("prefix ends:        wal_damaged"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("dry run: nothing changed"), std::string::npos) << dry.out;
 
-  CliRun done = RunCli({"recover", "--data", dir_, "--yes"});
+  CliRun done = LogOrRecover({"recover", "--data", dir_, "--yes"});
   EXPECT_EQ(done.code, 0) << done.out << done.err;
   EXPECT_NE(done.out.find("recovered; the damaged log is kept as"), std::string::npos) << done.out;
 
-  verify = RunCli({"verify", "--data", dir_});
+  verify = LogOrRecover({"verify", "--data", dir_});
   EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
-  CliRun again = RunCli({"recover", "--data", dir_});
+  CliRun again = LogOrRecover({"recover", "--data", dir_});
   EXPECT_EQ(again.code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("nothing to recover"), std::string::npos) << again.out;
 }

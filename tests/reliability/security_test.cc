@@ -22,6 +22,7 @@
 #include "storage/event_log.h"
 #include "tests/reliability/crash_harness.h"
 #include "tests/reliability/secret_scan.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/temp_dir.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/demo.h"
@@ -103,29 +104,13 @@ std::size_t AddTokenHashes(const std::string& dir, SecretScanner& scanner) {
   return tokens;
 }
 
-struct CliRun {
-  int code = -1;
-  std::string out;  // standard output and standard error
-};
-
-// One of the CLI's log commands (export, verify, …), run as `authledger` would.
+// One of the CLI's log commands (export, verify, …), run as `authledger` would; `out`
+// holds standard output and standard error.
 CliRun LogCommand(std::vector<std::string> args) {
-  CLI::App app{"authledger"};
-  app.require_subcommand(1);
-  std::ostringstream out;
-  CliRun run;
-  run.code = 0;
-  cli::AddLogCommands(app, {out, out}, &run.code);
-  args.insert(args.begin(), "authledger");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    run.code = app.exit(e, out, out);
-  }
-  run.out = out.str();
-  return run;
+  return RunCli(
+      std::move(args),
+      [](CLI::App& app, cli::CommandIo io, int* code) { cli::AddLogCommands(app, io, code); },
+      OneStream::kYes);
 }
 
 // The export, in both formats, and what verify prints hold no secret.

@@ -1,9 +1,9 @@
 // `authledger audit … --server URL` prints exactly what `--data DIR` prints, for every
 // audit subcommand, human and JSON: the remote Auditor is the log's Auditor over HTTP.
 #include <cstdlib>
-#include <sstream>
 
 #include "tests/server/server_fixture.h"
+#include "tests/support/cli_run.h"
 #include "tools/cli/commands.h"
 #include "tools/server/remote_auditor.h"
 
@@ -12,29 +12,13 @@ namespace {
 
 using namespace testing_support;  // NOLINT: the fixture's vocabulary
 
-struct CliOutput {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CliOutput Audit(std::vector<std::string> args) {
-  CLI::App app{"authledger"};
-  std::ostringstream out, err;
-  CliOutput run;
-  run.code = 0;
-  cli::AddAuditCommands(app, {out, err}, &run.code, OpenRemoteAuditor);
-  args.insert(args.begin(), {"authledger", "audit"});
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    run.code = app.exit(e, out, err);
-  }
-  run.out = out.str();
-  run.err = err.str();
-  return run;
+// `authledger audit ARGS…`, able to reach a server (--server URL).
+authledger::testing::CliRun Audit(std::vector<std::string> args) {
+  args.insert(args.begin(), "audit");
+  return authledger::testing::RunCli(std::move(args),
+                                     [](CLI::App& app, cli::CommandIo io, int* code) {
+                                       cli::AddAuditCommands(app, io, code, OpenRemoteAuditor);
+                                     });
 }
 
 class RemoteAuditTest : public ServerTest {
@@ -82,8 +66,8 @@ TEST_F(RemoteAuditTest, EverySubcommandPrintsTheSameAsOverTheLog) {
         local.push_back("--json");
         remote.push_back("--json");
       }
-      const CliOutput want = Audit(local);
-      const CliOutput got = Audit(remote);
+      const authledger::testing::CliRun want = Audit(local);
+      const authledger::testing::CliRun got = Audit(remote);
       SCOPED_TRACE(::testing::PrintToString(remote));
       EXPECT_EQ(want.code, 0) << want.err;
       EXPECT_EQ(got.code, want.code) << got.err;
@@ -94,20 +78,20 @@ TEST_F(RemoteAuditTest, EverySubcommandPrintsTheSameAsOverTheLog) {
 
 TEST_F(RemoteAuditTest, ErrorsComeBackWithTheServersReason) {
   AliceSession();
-  const CliOutput missing = Audit({"token", "nosuch", "--server", Url()});
+  const authledger::testing::CliRun missing = Audit({"token", "nosuch", "--server", Url()});
   EXPECT_EQ(missing.code, 1);
-  const CliOutput local = Audit({"token", "nosuch", "--data", dir_.Sub("data")});
+  const authledger::testing::CliRun local = Audit({"token", "nosuch", "--data", dir_.Sub("data")});
   EXPECT_EQ(missing.err, local.err);
 
   setenv("AUTHLEDGER_API_KEY", kBackendKey, 1);  // a backend may not audit
-  const CliOutput forbidden = Audit({"policy", "acme", "--server", Url()});
+  const authledger::testing::CliRun forbidden = Audit({"policy", "acme", "--server", Url()});
   EXPECT_EQ(forbidden.code, 1);
   EXPECT_NE(forbidden.err.find("permission_denied"), std::string::npos) << forbidden.err;
 
-  const CliOutput bad_url = Audit({"policy", "acme", "--server", "ftp://x"});
+  const authledger::testing::CliRun bad_url = Audit({"policy", "acme", "--server", "ftp://x"});
   EXPECT_NE(bad_url.err.find("server_url_invalid"), std::string::npos) << bad_url.err;
   unsetenv("AUTHLEDGER_API_KEY");
-  const CliOutput no_key = Audit({"policy", "acme", "--server", Url()});
+  const authledger::testing::CliRun no_key = Audit({"policy", "acme", "--server", Url()});
   EXPECT_NE(no_key.err.find("api_key_missing"), std::string::npos) << no_key.err;
 }
 

@@ -15,37 +15,18 @@
 #include <vector>
 
 #include "tests/engine/engine_fixture.h"
+#include "tests/support/cli_run.h"
 #include "tools/cli/commands.h"
 
 namespace authledger::testing {
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
+// The log, audit and replay subcommands.
 inline CliRun Cli(std::vector<std::string> args) {
-  CLI::App app{"authledger"};
-  app.require_subcommand(1);
-  std::ostringstream out;
-  std::ostringstream err;
-  CliRun run;
-  run.code = 0;
-  cli::AddLogCommands(app, {out, err}, &run.code);
-  cli::AddAuditCommands(app, {out, err}, &run.code);
-  cli::AddReplayCommands(app, {out, err}, &run.code);
-  args.insert(args.begin(), "authledger");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    run.code = app.exit(e, out, err);
-  }
-  run.out = out.str();
-  run.err = err.str();
-  return run;
+  return RunCli(std::move(args), [](CLI::App& app, cli::CommandIo io, int* code) {
+    cli::AddLogCommands(app, io, code);
+    cli::AddAuditCommands(app, io, code);
+    cli::AddReplayCommands(app, io, code);
+  });
 }
 
 class CliTest : public EngineTest {
