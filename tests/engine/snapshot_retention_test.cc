@@ -477,6 +477,15 @@ pid_t StartWorkload(const std::string& dir, int keep_latest, int interval, int d
   return pid;
 }
 
+// The log's size as a reader sees it now; 0 while it cannot be opened.
+std::uint64_t SizeNow(const std::string& dir) {
+  storage::EventLogOptions options;
+  options.read_only = true;
+  options.create_if_missing = false;
+  auto log = storage::EventLog::Open(dir, options);
+  return log.ok() ? (*log)->size() : 0;
+}
+
 int Wait(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -529,7 +538,13 @@ TEST_F(Retention, KillsAtRandomMomentsOfSnapshotsAndRetentionNeverLeaveALogThatC
   for (int round = 0; round < 6; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const pid_t pid = StartWorkload(dir_.path(), /*keep_latest=*/1, /*interval=*/3, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 450));
+    // The child starts slowly under the sanitizers: the kill comes at a random moment
+    // once it is writing (or after a minute, for the assertion below to report).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (SizeNow(dir_.path()) <= revision + 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 450));
     ::kill(pid, SIGKILL);
     const int status = Wait(pid);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
