@@ -492,17 +492,24 @@ void SetLogRoot(const SnapshotImage& image, std::string_view log_root) {
 
 Result<State> DecodeSnapshot(std::string_view header, const ChunkReader& read_chunk,
                              std::optional<std::uint64_t> stored_at, std::string_view log_root) {
+  // The answer lives outside the reader's scope: the reader reads segments after the
+  // first lazily, and its destructor throws when the rest of a short message is missing.
+  // Returning from inside that scope would leave a constructed return value that a
+  // throwing destructor skips (it leaked under ASan: fuzz_snapshot_decode found it).
+  std::optional<Result<State>> decoded;
   try {
     kj::ArrayInputStream input(kj::ArrayPtr<const kj::byte>(
         reinterpret_cast<const kj::byte*>(header.data()), header.size()));
     capnp::ReaderOptions options;
     options.traversalLimitInWords = header.size() * 64 + (1u << 20);
     capnp::PackedMessageReader message(input, options);
-    return DecodeParsed(message.getRoot<schema::Snapshot>(), read_chunk, stored_at, log_root);
+    decoded.emplace(
+        DecodeParsed(message.getRoot<schema::Snapshot>(), read_chunk, stored_at, log_root));
   } catch (const kj::Exception& e) {
     return Status::Corruption("snapshot_undecodable", std::string("snapshot does not decode: ") +
                                                           e.getDescription().cStr());
   }
+  return std::move(*decoded);
 }
 
 EncodedSnapshot EncodeSnapshot(const State& state, std::uint32_t chunk_records) {
