@@ -209,7 +209,7 @@ class AuditorImpl final : public Auditor {
     AuthenticationPolicy previous;
     bool exists = false;
     Status failed;
-    Status s = log_->ScanSubject({K::kOrganization, org_id}, 1, size(), [&](std::uint64_t seq) {
+    Status s = log_->ScanSubject(PolicyEventsOf(org_id, size()), 1, size(), [&](std::uint64_t seq) {
       auto e = log_->Read(seq);
       if (!e.ok()) {
         failed = e.status();
@@ -250,20 +250,21 @@ class AuditorImpl final : public Auditor {
     if (!seq.ok()) return seq.status();
     std::optional<AuthenticationPolicy> policy;
     Status failed;
-    Status s = log_->ScanSubject({K::kOrganization, org_id}, 1, *seq, [&](std::uint64_t event_seq) {
-      auto e = log_->Read(event_seq);
-      if (!e.ok()) {
-        failed = e.status();
-        return false;
-      }
-      auto event = e->envelope().getEvent();
-      if (event.isOrganizationCreated()) {
-        policy = internal::PolicyFromSchema(event.getOrganizationCreated().getPolicy());
-      } else if (event.isPolicyChanged()) {
-        policy = internal::PolicyFromSchema(event.getPolicyChanged().getPolicy());
-      }
-      return true;
-    });
+    Status s =
+        log_->ScanSubject(PolicyEventsOf(org_id, *seq), 1, *seq, [&](std::uint64_t event_seq) {
+          auto e = log_->Read(event_seq);
+          if (!e.ok()) {
+            failed = e.status();
+            return false;
+          }
+          auto event = e->envelope().getEvent();
+          if (event.isOrganizationCreated()) {
+            policy = internal::PolicyFromSchema(event.getOrganizationCreated().getPolicy());
+          } else if (event.isPolicyChanged()) {
+            policy = internal::PolicyFromSchema(event.getPolicyChanged().getPolicy());
+          }
+          return true;
+        });
     if (!s.ok()) return s;
     if (!failed.ok()) return failed;
     if (!policy) return UnknownOrg(org_id, *seq);
@@ -277,11 +278,11 @@ class AuditorImpl final : public Auditor {
     if (!seq.ok()) return seq.status();
     auto time = time_us ? Result<std::int64_t>(*time_us) : TimeOf(at, *seq);
     if (!time.ok()) return time.status();
-    auto scope = ScopeOfToken(*log_, token_prefix, {org_id}, *seq);
+    EventCache events(*log_);
+    auto scope = ScopeOfToken(events, *log_, token_prefix, {org_id}, *seq,
+                              HistoriesFor(*log_, *seq), TokenEvents::kDecisive, OwnerOrgs::kNone);
     if (!scope.ok()) return scope.status();
-    auto seqs = SubjectSeqs(*log_, scope->subjects, *seq);
-    if (!seqs.ok()) return seqs.status();
-    auto state = FoldSeqs(*log_, *seqs, *seq);
+    auto state = FoldSeqs(events, scope->seqs, *seq);
     if (!state.ok()) return state.status();
     Explanation e;
     e.decision = internal::CheckTokenAgainst(*state, state->FindToken(token_prefix), org_id,
@@ -292,13 +293,13 @@ class AuditorImpl final : public Auditor {
 
   Result<TokenReport> Token(const std::string& token_prefix, const std::string& ip) const override {
     const std::uint64_t last = size();
-    auto scope = ScopeOfToken(*log_, token_prefix, {}, last);
+    EventCache events(*log_);
+    auto scope = ScopeOfToken(events, *log_, token_prefix, {}, last, HistoriesFor(*log_, last),
+                              TokenEvents::kAll, OwnerOrgs::kAll);
     if (!scope.ok()) return scope.status();
     if (!scope->found) {
       return Status::NotFound("unknown_token", "no token " + token_prefix + " in the log");
     }
-    auto seqs = SubjectSeqs(*log_, scope->subjects, last);
-    if (!seqs.ok()) return seqs.status();
     std::vector<std::string> orgs(scope->orgs_ever.begin(), scope->orgs_ever.end());
     if (!scope->application_org.empty() &&
         std::find(orgs.begin(), orgs.end(), scope->application_org) == orgs.end()) {
@@ -337,14 +338,17 @@ class AuditorImpl final : public Auditor {
       current[org] = v;
     };
     // Decisions change between events only through time (expiry, maximum age), which
-    // moves each condition one way; find each such moment in [from, until) by bisection.
+    // moves each condition one way; find each such moment in (state_time, until] by
+    // bisection, on the state before the event at `until`. A change at the very time of
+    // the next event is thus the time's unless that event makes one itself, whichever
+    // events the fold holds besides those that change the decision.
     auto advance_time = [&](std::int64_t until) {
       if (!s.FindToken(token_prefix)) return;
       for (const auto& org : orgs) {
         if (!current.count(org)) continue;
         std::int64_t from = state_time;
-        while (from < until - 1 && !(verdict(org, until - 1) == current[org])) {
-          std::int64_t lo = from, hi = until - 1;  // verdict(lo) == current, verdict(hi) != current
+        while (from < until && !(verdict(org, until) == current[org])) {
+          std::int64_t lo = from, hi = until;  // verdict(lo) == current, verdict(hi) != current
           while (hi - lo > 1) {
             std::int64_t mid = lo + (hi - lo) / 2;
             if (verdict(org, mid) == current[org]) {
@@ -359,10 +363,10 @@ class AuditorImpl final : public Auditor {
       }
     };
 
-    for (std::uint64_t seq : *seqs) {
-      auto e = log_->Read(seq);
+    for (std::uint64_t seq : scope->seqs) {
+      auto e = events.Read(seq);
       if (!e.ok()) return e.status();
-      auto env = e->envelope();
+      auto env = (*e)->envelope();
       advance_time(env.getTimeUs());
       internal::Evolve(s, env);
       s.revision = seq;
@@ -382,7 +386,7 @@ class AuditorImpl final : public Auditor {
     if (last > 0) {
       auto end = log_->Read(last);
       if (!end.ok()) return end.status();
-      if (end->time_us() > state_time) advance_time(end->time_us() + 1);
+      if (end->time_us() > state_time) advance_time(end->time_us());
     }
 
     const TokenRecord* t = s.FindToken(token_prefix);
@@ -553,6 +557,13 @@ class AuditorImpl final : public Auditor {
   }
 
  private:
+  // The history of `org_id` holding its policy events up to `last`: its configuration
+  // when the narrow index reaches that far, else all its events.
+  Subject PolicyEventsOf(const std::string& org_id, std::uint64_t last) const {
+    const bool narrow = HistoriesFor(*log_, last) == Histories::kNarrow;
+    return {narrow ? K::kOrganizationConfig : K::kOrganization, org_id};
+  }
+
   static Status UnknownOrg(const std::string& org_id, std::uint64_t seq = 0) {
     return Status::NotFound(
         "unknown_organization",
@@ -601,15 +612,19 @@ class AuditorImpl final : public Auditor {
     for (const auto& subject : storage::SubjectsOf(event)) {
       switch (subject.kind) {
         case K::kOrganization:
+        case K::kOrganizationConfig:
           orgs.insert(subject.id);
           break;
         case K::kUser:
+        case K::kUserAccount:
           users.push_back(subject.id);
           break;
         case K::kToken:
+        case K::kTokenLifecycle:
           token_prefixes.push_back(subject.id);
           break;
         case K::kIdp:
+        case K::kIdpConfig:
           for (const auto& t : after.tokens.records()) {
             if (storage::IdpOfMethod(after.Method(t)) == subject.id) {
               token_prefixes.push_back(t.prefix.str());

@@ -27,12 +27,16 @@ std::string Plain(const std::string& s) { return s; }
 std::string Entity(storage::SubjectKind kind, const std::string& id) {
   switch (kind) {
     case storage::SubjectKind::kOrganization:
+    case storage::SubjectKind::kOrganizationConfig:
       return "organization " + id;
     case storage::SubjectKind::kUser:
+    case storage::SubjectKind::kUserAccount:
       return "user " + id;
     case storage::SubjectKind::kToken:
+    case storage::SubjectKind::kTokenLifecycle:
       return "token " + id;
     case storage::SubjectKind::kIdp:
+    case storage::SubjectKind::kIdpConfig:
       return "idp " + id;
     case storage::SubjectKind::kDomain:
       return "domain " + id;
@@ -163,15 +167,19 @@ std::map<std::string, FieldMap> DescribeSubjects(const State& s,
     const std::string name = Entity(subject.kind, subject.id);
     switch (subject.kind) {
       case storage::SubjectKind::kOrganization:
+      case storage::SubjectKind::kOrganizationConfig:
         if (const auto* o = s.FindOrg(subject.id)) out[name] = DescribeOrg(s, *o);
         break;
       case storage::SubjectKind::kUser:
+      case storage::SubjectKind::kUserAccount:
         if (const auto* u = s.FindUser(subject.id)) out[name] = DescribeUser(s, *u);
         break;
       case storage::SubjectKind::kToken:
+      case storage::SubjectKind::kTokenLifecycle:
         if (const auto* t = s.FindToken(subject.id)) out[name] = DescribeToken(s, *t);
         break;
       case storage::SubjectKind::kIdp:
+      case storage::SubjectKind::kIdpConfig:
         if (const auto* i = s.FindIdp(subject.id)) out[name] = DescribeIdp(*i);
         break;
       case storage::SubjectKind::kDomain:

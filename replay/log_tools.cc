@@ -636,15 +636,19 @@ void WriteCsvRow(std::ostream& out, schema::Envelope::Reader e) {
     std::string* column = nullptr;
     switch (subject.kind) {
       case K::kOrganization:
+      case K::kOrganizationConfig:
         column = &org;
         break;
       case K::kUser:
+      case K::kUserAccount:
         column = &user;
         break;
       case K::kToken:
+      case K::kTokenLifecycle:
         column = &token;
         break;
       case K::kIdp:
+      case K::kIdpConfig:
         column = &idp;
         break;
       case K::kDomain:

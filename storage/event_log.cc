@@ -397,6 +397,7 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
     }
   }
   if (Status s = impl->LoadCommittedState(); !s.ok()) return s;
+  if (Status s = impl->LoadNarrowIndex(); !s.ok()) return s;
 
   if (options.read_only) {
     impl->queue->Fail(
@@ -413,7 +414,7 @@ Result<PendingAppend> EventLog::Enqueue(std::vector<EventDraft> batch, DurableCa
   auto slot = std::make_shared<CommitSlot>();
   slot->subjects.reserve(batch.size());
   for (const auto& draft : batch) {
-    auto subjects = SubjectsOf(draft.reader());
+    auto subjects = IndexSubjectsOf(draft.reader());
     for (const auto& subject : subjects) {
       if (subject.id.find('\0') != std::string::npos) {
         return Status::InvalidArgument("invalid_id", "an id contains a NUL byte");

@@ -50,6 +50,10 @@ struct EventLogOptions {
   // ingested (see PutSnapshotChunks); smaller ones go through the memtable, where they
   // compact with the rest of the family instead of leaving one small file each.
   std::size_t snapshot_file_bytes = 32u << 20;
+  // A writable Open indexes the events an older build appended under the narrow subject
+  // kinds (NarrowIndexThrough) in write batches of this many events, each recording how
+  // far the index then goes, so that an interrupted run resumes there.
+  std::uint64_t narrow_index_batch_events = 1 << 16;
   // Test hook: a fault-injecting file system under the log (see fault_injection.h).
   std::shared_ptr<FaultInjector> faults;
 };
@@ -149,6 +153,12 @@ class EventLog {
   // `visit` returns false.
   Status ScanSubject(const Subject& subject, std::uint64_t first, std::uint64_t last,
                      const std::function<bool(std::uint64_t seq)>& visit) const;
+  // The narrow subject kinds (see subjects.h) index every event of 1..this seq. Always
+  // size() once the log was opened for writing: Open indexes, before anything else,
+  // the events that a build without those kinds appended (the whole log, the first
+  // time), resuming where an interrupted run stopped. A read-only open of such a log
+  // sees less than size(); scoped queries then read the broad kinds.
+  std::uint64_t NarrowIndexThrough() const;
 
   // ---- Merkle tree ----
 

@@ -34,6 +34,9 @@ inline constexpr const char* kMetaEngineVersion = "engine_version";
 inline constexpr const char* kMetaSize = "tree_size";
 inline constexpr const char* kMetaRoot = "tree_root";
 inline constexpr const char* kMetaLastTime = "last_time_us";
+// The narrow subject kinds index every event up to this seq (absent: none, a log
+// written before they existed).
+inline constexpr const char* kMetaNarrowIndexThrough = "narrow_index_through";
 inline constexpr const char* kEngineVersion = "authledger 0.1.0";
 
 inline std::string U64Bytes(std::uint64_t v) {
@@ -181,6 +184,8 @@ struct EventLog::Impl {
     batch.Put(meta, kMetaSize, U64Bytes(frontier->size()));
     batch.Put(meta, kMetaRoot, ToSlice(root));
     batch.Put(meta, kMetaLastTime, U64Bytes(static_cast<std::uint64_t>(last_time)));
+    // Open brought the narrow kinds up to date before the writer started.
+    batch.Put(meta, kMetaNarrowIndexThrough, U64Bytes(frontier->size()));
     rocksdb::WriteOptions write_options;
     write_options.sync = true;
     rocksdb::Status s = db->Write(write_options, &batch);
@@ -206,6 +211,11 @@ struct EventLog::Impl {
 
   Status OpenDb(bool create);
   Status LoadCommittedState();
+  // Reads how far the narrow subject kinds go; unless read-only, first indexes the
+  // events past that (event_log_narrow.cc).
+  Status LoadNarrowIndex();
+  std::uint64_t narrow_index_through = 0;  // as read at Open (read-only logs)
+  bool narrow_index_complete = false;      // every event is indexed under the narrow kinds
 
   // The log's directory, held open since Open to notice it being deleted or replaced.
   int dir_fd = -1;

@@ -167,7 +167,7 @@ Status CopyEvents(RawDb& from, RawDb& out, std::uint64_t kept, Hash* root,
     auto event = DecodedEvent::Decode(ToSpan(it->value()));
     if (!event.ok()) return event.status();
     batch.Put(out.events(), it->key(), it->value());
-    for (const auto& subject : SubjectsOf(event->envelope())) {
+    for (const auto& subject : IndexSubjectsOf(event->envelope())) {
       batch.Put(out.index(), IndexKey(subject, seq), rocksdb::Slice());
     }
     written.clear();
@@ -306,6 +306,7 @@ Result<PrefixCopy> CopyGoodPrefix(const std::string& damaged_dir, const std::str
   meta.Put(out.meta(), kMetaSize, U64Bytes(copy.kept));
   if (copy.kept > 0) meta.Put(out.meta(), kMetaRoot, ToSlice(root));
   meta.Put(out.meta(), kMetaLastTime, U64Bytes(static_cast<std::uint64_t>(last_time)));
+  meta.Put(out.meta(), kMetaNarrowIndexThrough, U64Bytes(copy.kept));
   {
     std::unique_ptr<rocksdb::Iterator> it(
         from.db()->NewIterator(rocksdb::ReadOptions(), from.meta()));

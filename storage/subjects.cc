@@ -1,6 +1,7 @@
 #include "storage/subjects.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "storage/event_codec.h"
 
@@ -132,6 +133,88 @@ std::vector<Subject> SubjectsOf(schema::Envelope::Reader envelope) {
   }
   // An event of a later schema version (unknown union member) lands in no case above.
   return s.Take();
+}
+
+std::vector<Subject> NarrowSubjectsOf(schema::Envelope::Reader envelope) {
+  using K = SubjectKind;
+  using E = schema::Envelope::Event;
+  SubjectList s;
+  auto event = envelope.getEvent();
+  switch (event.which()) {
+    case E::ORGANIZATION_CREATED:
+      s.Add(K::kOrganizationConfig, event.getOrganizationCreated().getOrgId());
+      break;
+    case E::DOMAIN_VERIFIED:
+      s.Add(K::kOrganizationConfig, event.getDomainVerified().getOrgId());
+      break;
+    case E::DOMAIN_UNVERIFIED:
+      s.Add(K::kOrganizationConfig, event.getDomainUnverified().getOrgId());
+      break;
+    case E::IDP_ADDED:
+      s.Add(K::kOrganizationConfig, event.getIdpAdded().getOrgId());
+      s.Add(K::kIdpConfig, event.getIdpAdded().getIdpId());
+      break;
+    case E::IDP_REMOVED:
+      s.Add(K::kOrganizationConfig, event.getIdpRemoved().getOrgId());
+      s.Add(K::kIdpConfig, event.getIdpRemoved().getIdpId());
+      break;
+    case E::POLICY_CHANGED:
+      s.Add(K::kOrganizationConfig, event.getPolicyChanged().getOrgId());
+      break;
+    case E::IP_ALLOWLIST_CHANGED:
+      s.Add(K::kOrganizationConfig, event.getIpAllowlistChanged().getOrgId());
+      break;
+    case E::USER_REGISTERED:
+      s.Add(K::kUserAccount, event.getUserRegistered().getUserId());
+      break;
+    case E::USER_DEACTIVATED:
+      s.Add(K::kUserAccount, event.getUserDeactivated().getUserId());
+      break;
+    case E::USER_REACTIVATED:
+      s.Add(K::kUserAccount, event.getUserReactivated().getUserId());
+      break;
+    case E::MEMBER_ADDED:
+      s.Add(K::kUserAccount, event.getMemberAdded().getUserId());
+      break;
+    case E::MEMBER_REMOVED:
+      s.Add(K::kUserAccount, event.getMemberRemoved().getUserId());
+      break;
+    case E::APPLICATION_USER_CREATED:
+      s.Add(K::kUserAccount, event.getApplicationUserCreated().getUserId());
+      break;
+    case E::APPLICATION_USER_DELETED:
+      s.Add(K::kUserAccount, event.getApplicationUserDeleted().getUserId());
+      break;
+    case E::TWO_FACTOR_ENABLED:
+      s.Add(K::kUserAccount, event.getTwoFactorEnabled().getUserId());
+      break;
+    case E::TWO_FACTOR_DISABLED:
+      s.Add(K::kUserAccount, event.getTwoFactorDisabled().getUserId());
+      break;
+    case E::USER_TOKENS_EXPIRED:
+      s.Add(K::kUserAccount, event.getUserTokensExpired().getUserId());
+      break;
+    case E::TOKEN_CREATED:
+      s.Add(K::kTokenLifecycle, event.getTokenCreated().getTokenPrefix());
+      break;
+    case E::TOKEN_REVOKED:
+      s.Add(K::kTokenLifecycle, event.getTokenRevoked().getTokenPrefix());
+      break;
+    // A use changes only when a token extended on use expires (a token's history has
+    // them); a refused login changes nothing. They are what makes broad histories long.
+    case E::LOGIN_REJECTED:
+    case E::TOKEN_USED:
+      break;
+  }
+  return s.Take();
+}
+
+std::vector<Subject> IndexSubjectsOf(schema::Envelope::Reader envelope) {
+  std::vector<Subject> subjects = SubjectsOf(envelope);
+  std::vector<Subject> narrow = NarrowSubjectsOf(envelope);
+  subjects.insert(subjects.end(), std::make_move_iterator(narrow.begin()),
+                  std::make_move_iterator(narrow.end()));
+  return subjects;
 }
 
 std::string IndexPrefix(const Subject& subject) {

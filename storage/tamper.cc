@@ -35,6 +35,7 @@ class RawLog {
   }
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* events() { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* index() { return handles_[2]; }
   rocksdb::ColumnFamilyHandle* merkle() { return handles_[3]; }
   rocksdb::ColumnFamilyHandle* snapshots() { return handles_[4]; }
   rocksdb::ColumnFamilyHandle* meta() { return handles_[5]; }
@@ -166,6 +167,35 @@ Status SetFormatVersion(const std::string& dir, std::uint64_t version) {
   options.sync = true;
   rocksdb::Status s = log.db()->Put(options, log.meta(), kMetaFormatVersion, U64Bytes(version));
   return s.ok() ? Status::Ok() : FromRocks(s, "writing the format version");
+}
+
+Status RemoveNarrowIndex(const std::string& dir, std::uint64_t keep_through) {
+  RawLog log;
+  if (Status s = log.Open(dir); !s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(log.db()->NewIterator(rocksdb::ReadOptions(), log.index()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    std::uint64_t seq = 0;
+    if (key.size() < 10 ||
+        !ParseSeqKey(ToSpan(rocksdb::Slice(key.data() + key.size() - 8, 8)), &seq)) {
+      return Status::Corruption("index_damaged", "a subject index key is malformed");
+    }
+    for (auto kind : {SubjectKind::kOrganizationConfig, SubjectKind::kIdpConfig,
+                      SubjectKind::kUserAccount, SubjectKind::kTokenLifecycle}) {
+      if (key[0] == static_cast<char>(kind) && seq > keep_through) batch.Delete(log.index(), key);
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the index");
+  if (keep_through == 0) {
+    batch.Delete(log.meta(), kMetaNarrowIndexThrough);
+  } else {
+    batch.Put(log.meta(), kMetaNarrowIndexThrough, U64Bytes(keep_through));
+  }
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = log.db()->Write(options, &batch);
+  return s.ok() ? Status::Ok() : FromRocks(s, "removing the narrow index");
 }
 
 }  // namespace authledger::storage::tamper

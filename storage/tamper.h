@@ -37,4 +37,10 @@ Status DeleteSnapshot(const std::string& dir, std::uint64_t seq);
 // Rewrites the recorded log format version.
 Status SetFormatVersion(const std::string& dir, std::uint64_t version);
 
+// Deletes the narrow subject index keys (subjects.h) of the events after `keep_through`
+// and records that the narrow index goes that far; with 0, deletes the record too: the
+// log then reads as one written by a build without the narrow kinds (or, with more, as
+// one whose indexing an interrupted Open left half done).
+Status RemoveNarrowIndex(const std::string& dir, std::uint64_t keep_through);
+
 }  // namespace authledger::storage::tamper
