@@ -26,13 +26,17 @@
 namespace authledger::testing {
 namespace {
 
-// More with AUTHLEDGER_MODEL_SEQUENCES / AUTHLEDGER_MODEL_STEPS (for a long hunt);
+// More with AUTHLEDGER_MODEL_SEQUENCES (default 200; 100 in sanitizer builds, see
+// CMakeLists.txt) / AUTHLEDGER_MODEL_STEPS (for a long hunt);
 // AUTHLEDGER_MODEL_COVERAGE=1 prints how often each verdict and command outcome came up.
 int FromEnv(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && std::atoi(v) > 0 ? std::atoi(v) : fallback;
 }
-const int kSequences = FromEnv("AUTHLEDGER_MODEL_SEQUENCES", 200);
+#ifndef AUTHLEDGER_MODEL_DEFAULT_SEQUENCES
+#define AUTHLEDGER_MODEL_DEFAULT_SEQUENCES 200
+#endif
+const int kSequences = FromEnv("AUTHLEDGER_MODEL_SEQUENCES", AUTHLEDGER_MODEL_DEFAULT_SEQUENCES);
 const int kSteps = FromEnv("AUTHLEDGER_MODEL_STEPS", 60);
 
 const std::vector<std::string> kOrgs = {"org1", "org2", "org3"};
