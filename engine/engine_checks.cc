@@ -1,40 +1,44 @@
 // The read side of the engine: checks, explanations and queries over published state.
-#include <openssl/crypto.h>
-
 #include "engine/engine_impl.h"
 #include "engine/log_checkpoint.h"
 #include "engine/rules.h"
 #include "engine/snapshot.h"
 #include "engine/state_store.h"
 #include "engine/token_secret.h"
-#include "storage/hash.h"
 
 namespace authledger::internal {
 
 namespace {
 
-// The token a secret names: found by its public prefix, accepted only if the secret's
-// SHA-256 matches the stored digest (compared in constant time). A wrong secret with a
-// known prefix is indistinguishable from an unknown token.
+// The token a secret names: found by its public prefix (`key`, the key of
+// PrefixOfSecret(secret)), accepted only if the secret's SHA-256 matches the stored
+// digest (compared in constant time). A wrong secret with a known prefix is
+// indistinguishable from an unknown token.
+const TokenRecord* FindBySecret(const State& s, const PrefixKey& key, std::string_view secret) {
+  const Idx i = s.tokens.Find(key);
+  if (i == kNoIdx) return nullptr;
+  const TokenRecord& t = s.tokens.at(i);
+  return SameDigest(SecretDigest(secret), t.secret_hash) ? &t : nullptr;
+}
+
 const TokenRecord* FindBySecret(const State& s, std::string_view secret) {
-  const TokenRecord* t = s.FindToken(PrefixOfSecret(secret));
-  if (t == nullptr) return nullptr;
-  const storage::Hash hash = storage::Sha256(secret);
-  return CRYPTO_memcmp(hash.data(), t->secret_hash.data(), hash.size()) == 0 ? t : nullptr;
+  return FindBySecret(s, PrefixKey(PrefixOfSecret(secret)), secret);
 }
 
 }  // namespace
 
 Decision EngineImpl::CheckToken(std::string_view secret, std::string_view org_id,
                                 const CheckContext& ctx) const {
-  bool note_use = false;
-  Decision d;
-  {
-    std::shared_lock lock(state_mu_);
-    const TokenRecord* token = FindBySecret(published_, secret);
-    d = CheckTokenAgainst(published_, token, org_id, ctx, nullptr);
-    note_use = d.allowed && ctx.time_us - token->last_used_us >= options_.token_use_interval_us;
-  }
+  std::shared_lock lock(state_mu_);
+  // The organization is looked up first, apart from the token (CheckTokenInOrg takes its
+  // index): neither lookup depends on the other, so their cache misses may overlap.
+  const PrefixKey key(PrefixOfSecret(secret));
+  const Idx org_idx = published_.OrgIdx(org_id);
+  const TokenRecord* token = FindBySecret(published_, key, secret);
+  Decision d = CheckTokenInOrg(published_, token, org_id, org_idx, ctx);
+  const bool note_use =
+      d.allowed && ctx.time_us - token->last_used_us >= options_.token_use_interval_us;
+  lock.unlock();
   if (note_use) NoteUse(d.token_prefix, ctx);
   return d;
 }

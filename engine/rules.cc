@@ -1,6 +1,7 @@
 #include "engine/rules.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace authledger::internal {
 
@@ -21,22 +22,46 @@ class Tracer {
   // replaced by `subject` in the recorded text.
   std::string_view Step(std::string_view condition, std::string_view reason,
                         std::string_view detail = {}, std::string_view subject = {}) {
-    if (steps_) {
-      std::string text(condition);
-      if (auto pct = text.find('%'); pct != std::string::npos) text.replace(pct, 1, subject);
-      steps_->push_back({std::move(text), reason == kOk, std::string(detail)});
-    }
+    if (steps_ != nullptr) Record(condition, reason, detail, subject);
     return reason;
   }
 
  private:
+  [[gnu::noinline]] void Record(std::string_view condition, std::string_view reason,
+                                std::string_view detail, std::string_view subject) {
+    std::string text(condition);
+    if (auto pct = text.find('%'); pct != std::string::npos) text.replace(pct, 1, subject);
+    steps_->push_back({std::move(text), reason == kOk, std::string(detail)});
+  }
+
   std::vector<TraceStep>* steps_;
 };
 
-bool IpOk(const Organization& org, std::string_view ip_text) {
-  if (!org.allowlist.enabled) return true;
-  auto ip = ParseIp(ip_text);
-  return ip.ok() && AnyContains(org.allowlist_ranges, *ip);
+// The client address of a check, parsed once and only if an allowlist needs it.
+class ClientIp {
+ public:
+  explicit ClientIp(std::string_view text) : text_(text) {}
+  // Whether the address is valid and in one of `ranges` (an invalid or empty address
+  // is in none).
+  bool In(const std::vector<Cidr>& ranges) {
+    if (!parsed_) {
+      parsed_ = true;
+      auto ip = ParseIp(text_);
+      valid_ = ip.ok();
+      if (valid_) ip_ = *ip;
+    }
+    return valid_ && AnyContains(ranges, ip_);
+  }
+
+ private:
+  std::string_view text_;
+  bool parsed_ = false;
+  bool valid_ = false;
+  IpAddress ip_;
+};
+
+bool IpOk(const Organization& org, ClientIp& ip) {
+  return !org.allowlist.enabled || ip.In(org.allowlist_ranges);
 }
 
 // The rule of §3 that governs a token of this kind once it is live.
@@ -52,10 +77,102 @@ std::string_view RuleOf(TokenKind kind) {
   return "live";
 }
 
-bool TokenIpOk(const State& s, const TokenRecord& token, std::string_view ip_text) {
-  if (token.ip_allowlist == 0) return true;
-  auto ip = ParseIp(ip_text);
-  return ip.ok() && AnyContains(s.IpList(token), *ip);
+bool TokenIpOk(const State& s, const TokenRecord& token, ClientIp& ip) {
+  return token.ip_allowlist == 0 || ip.In(s.IpList(token));
+}
+
+// What a check found out besides its reason, as views of the state and of static
+// strings: the Decision's strings are built once, from these, when it is returned.
+struct Findings {
+  std::string_view rule = "live";
+  std::string_view token_prefix;
+  std::string_view user_id;
+};
+
+// The conditions of CheckTokenAgainst, in order, up to the first that fails: its reason,
+// or "ok". Fills in `f` as the rule, token and user become known.
+// `known_org_idx`, if given, is s.OrgIdx(org_id).
+std::string_view Evaluate(const State& s, const TokenRecord* token, std::string_view org_id,
+                          std::optional<Idx> known_org_idx, const CheckContext& ctx, Tracer& t,
+                          const CheckOptions& options, Findings& f) {
+  if (token == nullptr) return t.Step("token known", "unknown_token");
+  const User& user = s.OwnerOf(*token);
+  f.token_prefix = token->prefix.view();
+  f.user_id = user.id;
+  t.Step("token known", kOk, f.token_prefix);
+  if (auto r = t.Step("token live", TokenLive(s, *token, ctx.time_us)); !IsOk(r)) return r;
+  // An active owner and an existing organization are conditions of R2, R4 and R5 (§3),
+  // not of "token live": a failure from here on is reported under the kind's rule.
+  f.rule = RuleOf(token->kind);
+  if (auto r = t.Step("owner active", user.active ? kOk : "user_deactivated"); !IsOk(r)) return r;
+  const Idx org_idx = known_org_idx ? *known_org_idx : s.OrgIdx(org_id);
+  if (org_idx == kNoIdx) return t.Step("organization exists", "unknown_organization");
+  const Organization& org = s.orgs[org_idx];
+  const AuthenticationPolicy& policy =
+      options.policy_override ? *options.policy_override : org.policy;
+  // Each condition below is evaluated only where the kind's rule reaches it (they have
+  // no effects, so the order of evaluation is free).
+  ClientIp ip(ctx.ip);
+  auto ip_ok = [&] { return !options.check_ip || IpOk(org, ip); };
+  auto token_ip_ok = [&] { return !options.check_ip || TokenIpOk(s, *token, ip); };
+  auto member = [&] { return user.MemberOf(org_idx) ? kOk : "not_a_member"; };
+  const std::string_view method = s.Method(*token);
+  constexpr std::string_view kIpViolation = "client_ip_address_policy_violation";
+
+  switch (token->kind) {
+    case TokenKind::kSession: {
+      if (auto r = t.Step("member of organization", member()); !IsOk(r)) return r;
+      if (auto r = t.Step("allowed(%)", AllowedMethod(s, org, policy, user, method), {}, method);
+          !IsOk(r)) {
+        return r;
+      }
+      bool mfa_missing =
+          policy.two_factor_required && method == "password" && !token->two_factor_used;
+      if (auto r =
+              t.Step("two-factor requirement", mfa_missing ? "mfa_required_by_organization" : kOk);
+          !IsOk(r)) {
+        return r;
+      }
+      return t.Step("organization IP allowlist", ip_ok() ? kOk : kIpViolation, ctx.ip);
+    }
+    case TokenKind::kPersonal: {
+      if (auto r = t.Step("member of organization", member()); !IsOk(r)) return r;
+      if (auto r =
+              t.Step("token IP allowlist", token_ip_ok() ? kOk : "token_ip_not_allowed", ctx.ip);
+          !IsOk(r)) {
+        return r;
+      }
+      if (auto r = t.Step("organization IP allowlist", ip_ok() ? kOk : kIpViolation, ctx.ip);
+          !IsOk(r)) {
+        return r;
+      }
+      if (auto r = t.Step("personal_tokens_enabled",
+                          policy.personal_tokens_enabled ? kOk : "user_personal_token_not_allowed");
+          !IsOk(r)) {
+        return r;
+      }
+      if (policy.personal_tokens_require_allowed_auth_method) {
+        bool allowed = IsOk(AllowedMethod(s, org, policy, user, method));
+        return t.Step("allowed(%) for personal tokens",
+                      allowed ? kOk : "token_auth_method_not_allowed", {}, method);
+      }
+      return kOk;
+    }
+    case TokenKind::kApplication: {
+      bool of_org = user.application && user.application_org == org_idx && !user.deleted;
+      if (auto r = t.Step("application user of organization", of_org ? kOk : "not_a_member");
+          !IsOk(r)) {
+        return r;
+      }
+      if (auto r =
+              t.Step("token IP allowlist", token_ip_ok() ? kOk : "token_ip_not_allowed", ctx.ip);
+          !IsOk(r)) {
+        return r;
+      }
+      return t.Step("organization IP allowlist", ip_ok() ? kOk : kIpViolation, ctx.ip);
+    }
+  }
+  return "unknown_token";
 }
 
 }  // namespace
@@ -117,94 +234,34 @@ std::string_view CreatePersonalTokenRule(const State& s, const User& user,
   return kOk;
 }
 
+namespace {
+
+Decision Check(const State& s, const TokenRecord* token, std::string_view org_id,
+               std::optional<Idx> known_org_idx, const CheckContext& ctx,
+               std::vector<TraceStep>* trace, const CheckOptions& options) {
+  Tracer t(trace);
+  Findings f;
+  const std::string_view reason = Evaluate(s, token, org_id, known_org_idx, ctx, t, options, f);
+  return Decision{.allowed = IsOk(reason),
+                  .reason = std::string(reason),
+                  .rule = std::string(f.rule),
+                  .token_prefix = std::string(f.token_prefix),
+                  .user_id = std::string(f.user_id),
+                  .org_id = std::string(org_id),
+                  .revision = s.revision};
+}
+
+}  // namespace
+
 Decision CheckTokenAgainst(const State& s, const TokenRecord* token, std::string_view org_id,
                            const CheckContext& ctx, std::vector<TraceStep>* trace,
                            const CheckOptions& options) {
-  Decision d;
-  d.revision = s.revision;
-  d.org_id = org_id;
-  d.rule = "live";
-  Tracer t(trace);
-  auto finish = [&d](std::string_view reason) {
-    d.allowed = reason == kOk;
-    d.reason = reason;
-    return d;
-  };
-  if (token == nullptr) return finish(t.Step("token known", "unknown_token"));
-  const User& user = s.OwnerOf(*token);
-  d.token_prefix = token->prefix.view();
-  d.user_id = user.id;
-  t.Step("token known", kOk, token->prefix.view());
-  if (auto r = t.Step("token live", TokenLive(s, *token, ctx.time_us)); r != kOk) return finish(r);
-  // An active owner and an existing organization are conditions of R2, R4 and R5 (§3),
-  // not of "token live": a failure from here on is reported under the kind's rule.
-  d.rule = RuleOf(token->kind);
-  if (auto r = t.Step("owner active", user.active ? kOk : "user_deactivated"); r != kOk) {
-    return finish(r);
-  }
-  const Idx org_idx = s.OrgIdx(org_id);
-  if (org_idx == kNoIdx) return finish(t.Step("organization exists", "unknown_organization"));
-  const Organization& org = s.orgs[org_idx];
-  const AuthenticationPolicy& policy =
-      options.policy_override ? *options.policy_override : org.policy;
-  const bool ip_ok = !options.check_ip || IpOk(org, ctx.ip);
-  const bool token_ip_ok = !options.check_ip || TokenIpOk(s, *token, ctx.ip);
-  const std::string_view method = s.Method(*token);
-  constexpr std::string_view kIpViolation = "client_ip_address_policy_violation";
-  const std::string_view member = user.MemberOf(org_idx) ? kOk : "not_a_member";
+  return Check(s, token, org_id, std::nullopt, ctx, trace, options);
+}
 
-  switch (token->kind) {
-    case TokenKind::kSession: {
-      if (auto r = t.Step("member of organization", member); r != kOk) return finish(r);
-      if (auto r = t.Step("allowed(%)", AllowedMethod(s, org, policy, user, method), {}, method);
-          r != kOk) {
-        return finish(r);
-      }
-      bool mfa_missing =
-          policy.two_factor_required && method == "password" && !token->two_factor_used;
-      if (auto r =
-              t.Step("two-factor requirement", mfa_missing ? "mfa_required_by_organization" : kOk);
-          r != kOk) {
-        return finish(r);
-      }
-      return finish(t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip));
-    }
-    case TokenKind::kPersonal: {
-      if (auto r = t.Step("member of organization", member); r != kOk) return finish(r);
-      if (auto r = t.Step("token IP allowlist", token_ip_ok ? kOk : "token_ip_not_allowed", ctx.ip);
-          r != kOk) {
-        return finish(r);
-      }
-      if (auto r = t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip);
-          r != kOk) {
-        return finish(r);
-      }
-      if (auto r = t.Step("personal_tokens_enabled",
-                          policy.personal_tokens_enabled ? kOk : "user_personal_token_not_allowed");
-          r != kOk) {
-        return finish(r);
-      }
-      if (policy.personal_tokens_require_allowed_auth_method) {
-        bool allowed = AllowedMethod(s, org, policy, user, method) == kOk;
-        return finish(t.Step("allowed(%) for personal tokens",
-                             allowed ? kOk : "token_auth_method_not_allowed", {}, method));
-      }
-      return finish(kOk);
-    }
-    case TokenKind::kApplication: {
-      bool of_org = user.application && user.application_org == org_idx && !user.deleted;
-      if (auto r = t.Step("application user of organization", of_org ? kOk : "not_a_member");
-          r != kOk) {
-        return finish(r);
-      }
-      if (auto r = t.Step("token IP allowlist", token_ip_ok ? kOk : "token_ip_not_allowed", ctx.ip);
-          r != kOk) {
-        return finish(r);
-      }
-      return finish(t.Step("organization IP allowlist", ip_ok ? kOk : kIpViolation, ctx.ip));
-    }
-  }
-  return finish("unknown_token");
+Decision CheckTokenInOrg(const State& s, const TokenRecord* token, std::string_view org_id,
+                         Idx org_idx, const CheckContext& ctx) {
+  return Check(s, token, org_id, org_idx, ctx, nullptr, {});
 }
 
 std::vector<const TokenRecord*> TokensFacing(const State& s, std::string_view org_id) {

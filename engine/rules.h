@@ -8,6 +8,7 @@
 #include <authledger/decision.h>
 #include <authledger/engine.h>
 
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,12 @@ namespace authledger::internal {
 
 // Reason codes (stable).
 inline constexpr std::string_view kOk = "ok";
+
+// reason == kOk, spelled so that it compiles to two comparisons (the check path makes
+// several; std::string_view's operator== is not always inlined).
+inline bool IsOk(std::string_view reason) {
+  return reason.size() == kOk.size() && std::memcmp(reason.data(), kOk.data(), kOk.size()) == 0;
+}
 
 // allowed(m, O) of the policy `p` of organization `org`; "ok" or the reason it is not.
 std::string_view AllowedMethod(const State& s, const Organization& org,
@@ -46,6 +53,12 @@ struct CheckOptions {
 Decision CheckTokenAgainst(const State& s, const TokenRecord* token, std::string_view org_id,
                            const CheckContext& ctx, std::vector<TraceStep>* trace,
                            const CheckOptions& options = {});
+
+// CheckTokenAgainst (no trace, default options) for a caller that has already looked up
+// the organization: `org_idx` is s.OrgIdx(org_id). The engine's check looks it up before
+// the token, so that the cache misses of the two lookups may overlap.
+Decision CheckTokenInOrg(const State& s, const TokenRecord* token, std::string_view org_id,
+                         Idx org_idx, const CheckContext& ctx);
 
 // Every token that could be presented to `org_id`: the sessions and personal tokens of
 // its members and the tokens of its application users.

@@ -105,7 +105,76 @@ class Prefix {
   friend bool operator==(const Prefix& a, const Prefix& b) { return a.view() == b.view(); }
 
  private:
+  friend class PrefixKey;
   std::array<char, kMax + 1> chars_{};
+};
+
+// A prefix to look up, as two words, hashed and compared without strlen or memcmp.
+//
+// A record's prefix equals the key's n characters exactly when its first n + 1 bytes
+// are those characters and its terminating NUL; whatever follows that NUL is not looked
+// at. The words hold the characters and zeros after them, and the mask covers n + 1
+// bytes, so one masked comparison of two words decides.
+class PrefixKey {
+ public:
+  // A key for `prefix`, or an invalid one if no prefix can equal it (longer than
+  // Prefix::kMax, or holding a NUL).
+  explicit PrefixKey(std::string_view prefix) {
+    static_assert(std::endian::native == std::endian::little, "byte i is bits 8i.. of a word");
+    const std::size_t n = prefix.size();
+    if (n > Prefix::kMax) return;
+    std::uint64_t words[2] = {};
+    if (n == Prefix::kMax) {
+      // The usual case (a secret's prefix): two overlapping loads, the second shifted so
+      // that it holds characters 8–14 and a zero.
+      std::memcpy(&words[0], prefix.data(), 8);
+      std::memcpy(&words[1], prefix.data() + 7, 8);
+      words[1] >>= 8;
+    } else {
+      std::memcpy(words, prefix.data(), n);
+    }
+    // A NUL among the n characters: with the bytes after them set to 0xff, some byte of a
+    // word is zero exactly when (x - 0x01…) & ~x & 0x80… is not.
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+    constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+    const std::uint64_t x0 = words[0] | ~FirstBytes(n);
+    const std::uint64_t x1 = words[1] | ~FirstBytes(n - std::min<std::size_t>(n, 8));
+    if ((((x0 - kOnes) & ~x0) | ((x1 - kOnes) & ~x1)) & kHighs) return;
+    words_[0] = words[0];
+    words_[1] = words[1];
+    mask_[0] = FirstBytes(n + 1);
+    mask_[1] = FirstBytes(n + 1 - std::min<std::size_t>(n + 1, 8));
+  }
+  // The key of a stored prefix (its bytes after the NUL ignored, as everywhere).
+  explicit PrefixKey(const Prefix& prefix) : PrefixKey(prefix.view()) {}
+
+  bool valid() const { return mask_[0] != 0; }
+
+  // The hash that places the prefix in the index (CityHash's 128-to-64 bit mix: prefixes
+  // are mostly random, but all share "al?_" and test and benchmark ones are sequential).
+  std::uint64_t Hash() const {
+    constexpr std::uint64_t kMul = 0x9ddfea08eb382d69ull;
+    std::uint64_t a = (words_[0] ^ words_[1]) * kMul;
+    a ^= a >> 47;
+    std::uint64_t b = (words_[1] ^ a) * kMul;
+    b ^= b >> 47;
+    return b * kMul;
+  }
+
+  bool Matches(const Prefix& p) const {
+    std::uint64_t stored[2];
+    std::memcpy(stored, p.chars_.data(), sizeof(stored));
+    return (((stored[0] ^ words_[0]) & mask_[0]) | ((stored[1] ^ words_[1]) & mask_[1])) == 0;
+  }
+
+ private:
+  // A word's first `n` bytes (all of them from 8 on).
+  static constexpr std::uint64_t FirstBytes(std::size_t n) {
+    return n >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * n)) - 1;
+  }
+
+  std::uint64_t words_[2] = {};
+  std::uint64_t mask_[2] = {};  // all zero: invalid
 };
 
 enum class TokenKind : std::uint8_t { kSession, kPersonal, kApplication };
@@ -143,13 +212,14 @@ class TokenTable {
   TokenRecord& at(Idx i) { return records_[i]; }
   const RecordVector& records() const { return records_; }
 
-  Idx Find(std::string_view prefix) const {
-    if (slots_.empty()) return kNoIdx;
-    std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = HashOf(prefix) & mask;; i = (i + 1) & mask) {
-      Idx r = slots_[i];
+  Idx Find(std::string_view prefix) const { return Find(PrefixKey(prefix)); }
+  Idx Find(const PrefixKey& key) const {
+    if (slots_.empty() || !key.valid()) return kNoIdx;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = key.Hash() & mask;; i = (i + 1) & mask) {
+      const Idx r = slots_[i];
       if (r == kNoIdx) return kNoIdx;
-      if (records_[r].prefix.view() == prefix) return r;
+      if (key.Matches(records_[r].prefix)) return r;
     }
   }
 
@@ -176,12 +246,7 @@ class TokenTable {
   }
 
  private:
-  static std::size_t HashOf(std::string_view s) {
-    // FNV-1a: prefixes are random, so any decent mix spreads them.
-    std::uint64_t h = 1469598103934665603ull;
-    for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
-    return static_cast<std::size_t>(h ^ (h >> 29));
-  }
+  static std::uint64_t HashOf(const Prefix& p) { return PrefixKey(p).Hash(); }
   static std::size_t SlotsFor(std::size_t n) {
     std::size_t slots = 16;
     while (n * 4 > slots * 3) slots *= 2;
@@ -189,7 +254,7 @@ class TokenTable {
   }
   void Insert(Idx index) {
     std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = HashOf(records_[index].prefix.view()) & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = HashOf(records_[index].prefix) & mask;; i = (i + 1) & mask) {
       if (slots_[i] == kNoIdx) {
         slots_[i] = index;
         return;
@@ -249,8 +314,8 @@ class TokenTable::IndexBuilder {
       const auto count = static_cast<Idx>(std::min<std::uint64_t>(kBatch, last - base));
       for (Idx k = 0; k < count; ++k) {
         const auto r = static_cast<Idx>(base + k);
-        const std::size_t h = HashOf(records_[r].prefix.view());
-        homes[k] = h & mask;
+        const std::uint64_t h = HashOf(records_[r].prefix);
+        homes[k] = static_cast<std::size_t>(h & mask);
         entries[k] = (static_cast<Idx>(h >> 32) & ~index_mask_) | r;
         __builtin_prefetch(&slots_[homes[k]], 1);
       }

@@ -1,9 +1,17 @@
 // engine_bench: the policy engine's figures, each beside its comparison from the same run.
 //
-//   engine_bench check    --tokens N [--threads T] [--seconds S] [--dir D]
+//   engine_bench check    --tokens N [--threads T] [--seconds S] [--runs R] [--hot K]
+//                         [--dir D] [--keep 1]
 //       CheckToken rate at N tokens (single thread and T threads) against the floor of one
-//       SHA-256 of the secret plus one hash-map lookup, measured in this binary; bytes of
-//       memory per token; Open time of the generated log.
+//       SHA-256 of the secret plus one hash-map lookup, measured in this binary, R times
+//       each (floor and check alternating) with the median, per second of wall time and
+//       per CPU-second of the calling threads (on a shared machine the second is what
+//       the work costs: other load takes wall time, not CPU time); bytes of memory per token;
+//       Open time of the generated log. With --hot K the same again over only the first K
+//       tokens (a working set that stays in the caches: the cost of the check's own work
+//       rather than of its cache misses). With --keep 1 the log is kept, and reused by the
+//       next run on the same --dir and --tokens (the first-use figure then needs a fresh
+//       log and is left out).
 //   engine_bench commands [--callers C] [--seconds S] [--dir D]
 //       commands per second (personal-token creation) under C concurrent callers, with
 //       p50/p99 latency.
@@ -19,6 +27,10 @@
 // The log for `check` is generated directly through the event log (orgs, users,
 // memberships, then N personal tokens with known secrets), then opened by the engine:
 // what is measured is the engine's own restore and check paths.
+// The floor hashes with SHA256_Init/Update/Final (deprecated in OpenSSL 3.0, still there):
+// the cheapest SHA-256 of a short input OpenSSL offers, as the engine's own check uses.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <authledger/engine.h>
 #include <openssl/sha.h>
 
@@ -82,6 +94,7 @@ struct Args {
   int callers = 64;
   double seconds = 3;
   int runs = 3;
+  std::uint64_t hot = 0;
   bool keep = false;
   std::string dir;
 };
@@ -101,6 +114,8 @@ Args Parse(int argc, char** argv) {
       a.seconds = std::stod(v);
     else if (k == "--runs")
       a.runs = std::stoi(v);
+    else if (k == "--hot")
+      a.hot = std::stoull(v);
     else if (k == "--keep")
       a.keep = v == "1";
     else if (k == "--dir")
@@ -174,6 +189,30 @@ void Generate(const std::string& dir, std::uint64_t tokens) {
   flush();
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// The 1-minute load average: printed beside each set of rates, since the machine is shared.
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one.empty() ? "?" : one;
+}
+
+// SHA-256 the cheapest way OpenSSL offers for a short input (a context on the stack; the
+// EVP interface costs about 35 ns more per call for a secret): the floor's hash.
+storage::Hash FloorSha256(const std::string& data) {
+  storage::Hash out{};
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(out.data(), &ctx);
+  return out;
+}
+
 struct HashOf {
   std::size_t operator()(const storage::Hash& h) const noexcept {
     std::size_t v;
@@ -182,48 +221,88 @@ struct HashOf {
   }
 };
 
-// Runs `fn(thread, i)` on `threads` threads for `seconds`; returns calls per second.
+// CPU seconds of the calling thread so far.
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Rates {
+  double wall = 0;  // calls per second of wall time, all threads together
+  // Calls per CPU-second of the calling threads: per core, and what the work costs
+  // whatever else the machine runs (other load takes wall time, not this).
+  double per_cpu = 0;
+};
+
+// Runs `fn(x)` with pseudo-random x on `threads` threads for `seconds`. What fn returns
+// is summed per thread (so that its work cannot be optimized away) and only then added
+// to a shared sink: a shared counter written on every call would itself cost a cache
+// line moving between cores.
 template <typename Fn>
-double Rate(int threads, double seconds, Fn fn) {
+Rates Rate(int threads, double seconds, Fn fn) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> total{0};
+  std::atomic<std::uint64_t> sink{0};
+  std::vector<double> cpu(static_cast<std::size_t>(threads));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
+      const double cpu_start = ThreadCpuSeconds();
       std::uint64_t n = 0;
+      std::uint64_t kept = 0;
       std::uint64_t x = 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(t + 1);
       while (!stop.load(std::memory_order_relaxed)) {
         for (int k = 0; k < 256; ++k) {
           x ^= x << 13;
           x ^= x >> 7;
           x ^= x << 17;
-          fn(x);
+          kept += fn(x);
           ++n;
         }
       }
+      cpu[static_cast<std::size_t>(t)] = ThreadCpuSeconds() - cpu_start;
       total += n;
+      sink += kept;
     });
   }
   auto start = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& th : pool) th.join();
-  return static_cast<double>(total.load()) / Since(start);
+  double cpu_total = 0;
+  for (double c : cpu) cpu_total += c;
+  const auto calls = static_cast<double>(total.load());
+  return {calls / Since(start), cpu_total > 0 ? calls / cpu_total : 0};
 }
 
 int RunCheck(const Args& a) {
-  std::printf("generating %llu tokens ...\n", static_cast<unsigned long long>(a.tokens));
-  auto gen = Clock::now();
-  Generate(a.dir, a.tokens);
-  std::printf("generated in %.1f s\n", Since(gen));
+  std::printf("load average %s\n", LoadAverage().c_str());
+  const std::string marker = a.dir + "/.engine_bench_check_tokens";
+  std::string kept;
+  if (a.keep) std::ifstream(marker) >> kept;
+  const bool reused = kept == std::to_string(a.tokens);
+  if (reused) {
+    std::printf("reusing the log of %llu tokens in %s\n", static_cast<unsigned long long>(a.tokens),
+                a.dir.c_str());
+  } else {
+    std::printf("generating %llu tokens ...\n", static_cast<unsigned long long>(a.tokens));
+    auto gen = Clock::now();
+    Generate(a.dir, a.tokens);
+    std::printf("generated in %.1f s\n", Since(gen));
+  }
 
-  // Pre-compute secrets (the benchmark must not measure string formatting).
+  // Pre-compute secrets and organization ids (the benchmark must not measure string
+  // formatting).
   std::vector<std::string> secrets(a.tokens);
   for (std::uint64_t i = 0; i < a.tokens; ++i) secrets[i] = Secret(i);
+  std::vector<std::string> orgs(kOrgs);
+  for (int o = 0; o < kOrgs; ++o)
+    orgs[static_cast<std::size_t>(o)] = Org(static_cast<std::uint64_t>(o));
 
   // First open: no snapshot yet, every event is folded. Closing writes a snapshot and
   // flushes the log, as a clean shutdown of a running engine does.
-  {
+  if (!reused) {
     auto cold_start = Clock::now();
     auto cold = Engine::Open(a.dir);
     if (!cold.ok()) {
@@ -259,50 +338,83 @@ int RunCheck(const Args& a) {
   std::unordered_map<storage::Hash, std::uint32_t, HashOf> floor_map;
   floor_map.reserve(a.tokens);
   for (std::uint64_t i = 0; i < a.tokens; ++i) {
-    floor_map.emplace(storage::Sha256(secrets[i]), static_cast<std::uint32_t>(i));
+    floor_map.emplace(FloorSha256(secrets[i]), static_cast<std::uint32_t>(i));
   }
-  std::atomic<std::uint64_t> sink{0};
-  const std::uint64_t n = a.tokens;
   CheckContext ctx{kT0 + 1'000'000, "203.0.113.9"};
-  auto floor_fn = [&](std::uint64_t x) {
-    auto it = floor_map.find(storage::Sha256(secrets[x % n]));
-    if (it != floor_map.end()) sink.fetch_add(it->second, std::memory_order_relaxed);
+  auto org_of = [&](std::uint64_t i) -> const std::string& {
+    return orgs[static_cast<std::size_t>(i % kUsers % kOrgs)];
   };
-  auto check_fn = [&](std::uint64_t x) {
-    std::uint64_t i = x % n;
-    Decision d = (*engine)->CheckToken(secrets[i], Org(i % kUsers % kOrgs), ctx);
-    if (!d.allowed) {
-      std::fprintf(stderr, "unexpected denial: %s\n", d.reason.c_str());
-      std::exit(1);
+  // Each set draws its tokens uniformly from the first `n`.
+  auto measure = [&](const char* what, std::uint64_t n) {
+    auto floor_fn = [&](std::uint64_t x) -> std::uint64_t {
+      auto it = floor_map.find(FloorSha256(secrets[x % n]));
+      return it == floor_map.end() ? 0 : it->second;
+    };
+    auto check_fn = [&](std::uint64_t x) -> std::uint64_t {
+      std::uint64_t i = x % n;
+      Decision d = (*engine)->CheckToken(secrets[i], org_of(i), ctx);
+      if (!d.allowed) {
+        std::fprintf(stderr, "unexpected denial: %s\n", d.reason.c_str());
+        std::exit(1);
+      }
+      return d.revision;
+    };
+    for (int threads : {1, a.threads}) {
+      std::vector<double> floors, checks, floors_cpu, checks_cpu;
+      const std::string load_before = LoadAverage();
+      for (int run = 1; run <= a.runs; ++run) {
+        const Rates floor_run = Rate(threads, a.seconds, floor_fn);
+        const Rates check_run = Rate(threads, a.seconds, check_fn);
+        floors.push_back(floor_run.wall);
+        checks.push_back(check_run.wall);
+        floors_cpu.push_back(floor_run.per_cpu);
+        checks_cpu.push_back(check_run.per_cpu);
+        std::printf(
+            "  %s, threads %d, run %d: CheckToken %.0f/s (%.0f per CPU-second), floor %.0f/s "
+            "(%.0f per CPU-second)\n",
+            what, threads, run, check_run.wall, check_run.per_cpu, floor_run.wall,
+            floor_run.per_cpu);
+      }
+      const double check_rate = Median(checks), floor_rate = Median(floors);
+      const double check_cpu = Median(checks_cpu), floor_cpu = Median(floors_cpu);
+      std::printf(
+          "%s, threads %d, median of %d: CheckToken %.0f/s (%.0f/s/thread), floor %.0f/s; "
+          "cost %.2fx the floor | per CPU-second: CheckToken %.0f (%.0f ns CPU per check), "
+          "floor %.0f; %.2fx | load average %s before, %s after\n",
+          what, threads, a.runs, check_rate, check_rate / threads, floor_rate,
+          floor_rate / check_rate, check_cpu, 1e9 / check_cpu, floor_cpu, floor_cpu / check_cpu,
+          load_before.c_str(), LoadAverage().c_str());
     }
   };
-  for (int threads : {1, a.threads}) {
-    double floor_rate = Rate(threads, a.seconds, floor_fn);
-    double check_rate = Rate(threads, a.seconds, check_fn);
-    std::printf(
-        "threads %d: CheckToken %.0f/s (%.0f/s/thread), floor %.0f/s; cost %.2fx the floor\n",
-        threads, check_rate, check_rate / threads, floor_rate, floor_rate / check_rate);
-  }
+  measure("all tokens", a.tokens);
+  if (a.hot > 0)
+    measure(("hot " + std::to_string(std::min(a.hot, a.tokens))).c_str(),
+            std::min(a.hot, a.tokens));
   engine->reset();
-  // First use of every token: each allowed check also hands a use to the recorder.
-  auto first_use = Engine::Open(a.dir);
-  if (first_use.ok()) {
-    auto& e = *first_use;
-    double rate = Rate(a.threads, a.seconds, [&](std::uint64_t x) {
-      std::uint64_t i = x % n;
-      e->CheckToken(secrets[i], Org(i % kUsers % kOrgs), ctx);
-    });
-    std::printf("threads %d, first use of each token (recording uses): CheckToken %.0f/s\n",
-                a.threads, rate);
-    first_use->reset();
+  if (reused) {
+    std::printf("first use: left out (the kept log has recorded uses)\n");
+  } else {
+    // First use of every token: each allowed check also hands a use to the recorder.
+    auto first_use = Engine::Open(a.dir);
+    if (first_use.ok()) {
+      auto& e = *first_use;
+      const Rates rate = Rate(a.threads, a.seconds, [&](std::uint64_t x) -> std::uint64_t {
+        std::uint64_t i = x % a.tokens;
+        return e->CheckToken(secrets[i], org_of(i), ctx).allowed;
+      });
+      std::printf(
+          "threads %d, first use of each token (recording uses): CheckToken %.0f/s (%.0f per "
+          "CPU-second of the checking threads)\n",
+          a.threads, rate.wall, rate.per_cpu);
+      first_use->reset();
+    }
   }
-  std::filesystem::remove_all(a.dir);
+  if (a.keep) {
+    std::ofstream(marker) << a.tokens;
+  } else {
+    std::filesystem::remove_all(a.dir);
+  }
   return 0;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 int RunSnapshot(const Args& a) {

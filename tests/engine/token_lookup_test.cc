@@ -1,0 +1,127 @@
+// The pieces of a check's token lookup: the prefix index (found by exactly the stored
+// prefix, whatever the bytes after it), the secret's digest (SHA-256, as the log's), the
+// constant-time digest comparison, and the hash of the state's string-keyed indexes.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/state.h"
+#include "engine/token_secret.h"
+#include "engine/token_table.h"
+#include "storage/hash.h"
+
+namespace authledger::internal {
+namespace {
+
+TokenRecord WithPrefix(std::string_view prefix) {
+  TokenRecord r;
+  r.prefix = Prefix(prefix);
+  return r;
+}
+
+TEST(TokenTable, FindsEachPrefixOfEveryLengthAndNothingElse) {
+  TokenTable table;
+  std::vector<std::string> prefixes;
+  for (std::size_t len = 0; len <= Prefix::kMax; ++len) {
+    prefixes.push_back(std::string(len, 'a'));
+    if (len > 0) prefixes.push_back(std::string(len - 1, 'a') + 'b');
+  }
+  for (const auto& p : prefixes) table.Add(WithPrefix(p));
+  for (std::size_t i = 0; i < prefixes.size(); ++i) {
+    EXPECT_EQ(table.Find(prefixes[i]), i) << "'" << prefixes[i] << "'";
+  }
+  EXPECT_EQ(table.Find(std::string(16, 'a')), kNoIdx) << "longer than any prefix";
+  EXPECT_EQ(table.Find("c"), kNoIdx);
+  EXPECT_EQ(table.Find("abb"), kNoIdx);
+}
+
+TEST(TokenTable, APrefixHoldingANulIsNeverFound) {
+  TokenTable table;
+  table.Add(WithPrefix("ab"));
+  table.Add(WithPrefix("alp_0123456789a"));
+  EXPECT_EQ(table.Find(std::string_view("ab\0", 3)), kNoIdx);
+  EXPECT_EQ(table.Find(std::string_view("ab\0\0\0\0\0\0\0\0\0\0\0\0\0", 15)), kNoIdx);
+  EXPECT_EQ(table.Find(std::string_view("alp_0123456789\0", 15)), kNoIdx);
+  EXPECT_EQ(table.Find("ab"), 0u);
+}
+
+TEST(TokenTable, BytesAfterAStoredPrefixsNulDoNotMatter) {
+  // A snapshot stores records as raw bytes and checks only the last one is NUL: what
+  // follows an earlier NUL is no part of the prefix, for Find as for Prefix::view.
+  TokenRecord r = WithPrefix("short");
+  auto* bytes = reinterpret_cast<char*>(&r.prefix);
+  for (std::size_t i = 6; i < Prefix::kMax; ++i) bytes[i] = 'x';
+  TokenTable table;
+  table.Add(r);
+  EXPECT_EQ(r.prefix.view(), "short");
+  EXPECT_EQ(table.Find("short"), 0u);
+  EXPECT_EQ(table.Find(std::string_view("short\0xxxxxxxxx", 15)), kNoIdx);
+}
+
+TEST(TokenTable, ManyRandomPrefixesAreEachFoundOnce) {
+  std::mt19937_64 random(7);
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  TokenTable table;
+  std::vector<std::string> prefixes;
+  for (int i = 0; i < 20000; ++i) {
+    std::string p = "alp_";
+    while (p.size() < Prefix::kMax) p += alphabet[random() % alphabet.size()];
+    prefixes.push_back(p);
+    table.Add(WithPrefix(p));
+  }
+  for (std::size_t i = 0; i < prefixes.size(); ++i) ASSERT_EQ(table.Find(prefixes[i]), i);
+  EXPECT_EQ(table.Find("alp_00000000000"), kNoIdx);
+}
+
+TEST(SecretDigest, IsTheSha256TheLogUses) {
+  std::string text;
+  for (std::size_t len = 0; len <= 200; ++len) {
+    EXPECT_EQ(SecretDigest(text), storage::Sha256(text)) << "length " << len;
+    text += static_cast<char>('!' + len % 90);
+  }
+  // FIPS 180-2's "abc".
+  EXPECT_EQ(storage::ToHex(SecretDigest("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(SecretDigest, GeneratedSecretsCarryTheirDigestAndPrefix) {
+  auto made = GenerateSecret(TokenKind::kPersonal);
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(made->id.secret_hash, storage::Sha256(made->secret));
+  EXPECT_EQ(made->id.prefix, made->secret.substr(0, Prefix::kMax));
+}
+
+TEST(SameDigest, TellsEveryDifferingByte) {
+  const storage::Hash a = storage::Sha256("a");
+  EXPECT_TRUE(SameDigest(a, a));
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    for (std::uint8_t bit = 1; bit != 0; bit = static_cast<std::uint8_t>(bit << 1)) {
+      storage::Hash b = a;
+      b[i] ^= bit;
+      EXPECT_FALSE(SameDigest(a, b)) << "byte " << i << " bit " << int{bit};
+    }
+  }
+}
+
+TEST(StringHash, SpreadsShortIdsThatDifferInOneCharacter) {
+  // The state's indexes hash ids like "org1", "org2", …: equal hashes would still be
+  // correct, but each would cost a probe.
+  StringMap<Idx> index;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5000; ++i) ids.push_back("org" + std::to_string(i));
+  for (int i = 0; i < 5000; ++i) ids.push_back("user-" + std::to_string(i) + "@example.org");
+  for (std::size_t len = 0; len <= 24; ++len) ids.push_back(std::string(len, 'z'));
+  for (std::size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], static_cast<Idx>(i));
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    ASSERT_EQ(index.find(std::string_view(ids[i]))->second, i);
+  EXPECT_EQ(index.find(std::string_view("org5000")), index.end());
+  std::set<std::size_t> hashes;
+  for (const auto& id : ids) hashes.insert(StringHash{}(id));
+  EXPECT_EQ(hashes.size(), ids.size());
+}
+
+}  // namespace
+}  // namespace authledger::internal
