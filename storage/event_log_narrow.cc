@@ -5,7 +5,6 @@
 // harmless; each batch also records how far the index then goes. A run that a crash
 // interrupts is therefore resumed, not restarted, by the next Open, and a finished one
 // is never repeated.
-#include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -39,13 +38,6 @@ Status EventLog::Impl::LoadNarrowIndex() {
                 "by a build without them)",
                 static_cast<unsigned long long>(through + 1),
                 static_cast<unsigned long long>(log_size));
-  auto upper = SeqKey(log_size + 1);
-  rocksdb::Slice upper_slice = ToSlice(upper);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_upper_bound = &upper_slice;
-  read_options.readahead_size = 2u << 20;
-  read_options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, events));
   rocksdb::WriteBatch batch;
   rocksdb::WriteOptions write_options;
   auto write = [&](std::uint64_t done, bool last) {
@@ -58,33 +50,17 @@ Status EventLog::Impl::LoadNarrowIndex() {
     return Status::Ok();
   };
   const std::uint64_t batch_events = std::max<std::uint64_t>(1, options.narrow_index_batch_events);
-  auto first = SeqKey(through + 1);
-  std::uint64_t expected = through + 1;
-  for (it->Seek(ToSlice(first)); it->Valid(); it->Next()) {
-    std::uint64_t seq = 0;
-    if (!ParseSeqKey(ToSpan(it->key()), &seq)) {
-      return Status::Corruption("log_damaged", "an event key is malformed");
-    }
-    if (seq != expected) {
-      return Status::Corruption("event_missing", SeqMessage(expected, "missing from the log"));
-    }
-    auto event = DecodedEvent::Decode(ToSpan(it->value()));
-    if (!event.ok()) {
-      return Status::Corruption(event.status().reason(),
-                                SeqMessage(seq, std::string(event.status().message())));
-    }
-    for (const auto& subject : NarrowSubjectsOf(event->envelope())) {
+  Status written;
+  Status scanned = ScanEvents(through + 1, log_size, [&](const DecodedEvent& event) {
+    const std::uint64_t seq = event.seq();
+    for (const auto& subject : NarrowSubjectsOf(event.envelope())) {
       batch.Put(index, IndexKey(subject, seq), rocksdb::Slice());
     }
-    if (seq % batch_events == 0 && seq != log_size) {
-      if (Status w = write(seq, false); !w.ok()) return w;
-    }
-    ++expected;
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading events to index");
-  if (expected <= log_size) {
-    return Status::Corruption("event_missing", SeqMessage(expected, "missing from the log"));
-  }
+    if (seq % batch_events == 0 && seq != log_size) written = write(seq, false);
+    return written.ok();
+  });
+  if (!scanned.ok()) return scanned;
+  if (!written.ok()) return written;
   if (Status w = write(log_size, true); !w.ok()) return w;
   narrow_index_complete = true;
   rocksdb::Warn(info_log,

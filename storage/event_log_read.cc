@@ -41,8 +41,13 @@ Result<DecodedEvent> EventLog::Read(std::uint64_t seq) const {
 
 Status EventLog::Scan(std::uint64_t first, std::uint64_t last,
                       const std::function<bool(const DecodedEvent&)>& visit) const {
+  return impl_->ScanEvents(first, last, visit);
+}
+
+Status EventLog::Impl::ScanEvents(std::uint64_t first, std::uint64_t last,
+                                  const std::function<bool(const DecodedEvent&)>& visit) const {
   first = std::max<std::uint64_t>(first, 1);
-  last = std::min(last, size());
+  last = std::min(last, size.load());
   if (first > last) return Status::Ok();
   auto upper = SeqKey(last + 1);
   rocksdb::Slice upper_slice = ToSlice(upper);
@@ -50,7 +55,7 @@ Status EventLog::Scan(std::uint64_t first, std::uint64_t last,
   read_options.iterate_upper_bound = &upper_slice;
   read_options.readahead_size = 2u << 20;
   read_options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options, impl_->events));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, events));
   auto start = SeqKey(first);
   std::uint64_t expected = first;
   for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
