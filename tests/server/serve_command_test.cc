@@ -7,34 +7,23 @@
 
 #include <boost/asio.hpp>
 #include <fstream>
-#include <sstream>
+#include <string>
+#include <vector>
 
+#include "tests/support/cli_run.h"
 #include "tests/support/temp_dir.h"
 
 namespace authledger::server {
 namespace {
 
-struct ServeRun {
-  int code = -1;
-  std::string err;
-};
+using testing::CliRun;
 
-ServeRun Serve(std::vector<std::string> args) {
-  CLI::App app{"authledger"};
-  std::ostringstream out, err;
-  ServeRun run;
-  run.code = 0;
-  AddServeCommand(app, {out, err}, &run.code);
-  args.insert(args.begin(), {"authledger", "serve"});
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    run.code = app.exit(e, out, err);
-  }
-  run.err = err.str();
-  return run;
+// `authledger serve ARGS…`, in this process.
+CliRun Serve(std::vector<std::string> args) {
+  args.insert(args.begin(), "serve");
+  return testing::RunCli(std::move(args), [](CLI::App& app, cli::CommandIo io, int* code) {
+    AddServeCommand(app, io, code);
+  });
 }
 
 class ServeCommandTest : public ::testing::Test {
@@ -49,22 +38,22 @@ class ServeCommandTest : public ::testing::Test {
 };
 
 TEST_F(ServeCommandTest, KeysAreRequiredFromTheFlagsOrTheConfig) {
-  ServeRun run = Serve({"--data", dir_.Sub("data")});
+  CliRun run = Serve({"--data", dir_.Sub("data")});
   EXPECT_EQ(run.code, 2);
   EXPECT_NE(run.err.find("--keys FILE"), std::string::npos) << run.err;
 }
 
 TEST_F(ServeCommandTest, AnUnknownOrMistypedSettingIsRefused) {
-  ServeRun unknown = Serve({"--config", Write("a.toml", "lisen = \"127.0.0.1:1\"\n")});
+  CliRun unknown = Serve({"--config", Write("a.toml", "lisen = \"127.0.0.1:1\"\n")});
   EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("config_invalid"), std::string::npos) << unknown.err;
   EXPECT_NE(unknown.err.find("lisen"), std::string::npos) << unknown.err;
 
-  ServeRun bad_value = Serve({"--config", Write("b.toml", "log-format = \"xml\"\n")});
+  CliRun bad_value = Serve({"--config", Write("b.toml", "log-format = \"xml\"\n")});
   EXPECT_EQ(bad_value.code, 2);
   EXPECT_NE(bad_value.err.find("log-format"), std::string::npos) << bad_value.err;
 
-  ServeRun missing = Serve({"--config", dir_.Sub("nosuch.toml")});
+  CliRun missing = Serve({"--config", dir_.Sub("nosuch.toml")});
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("config_invalid"), std::string::npos) << missing.err;
 }
@@ -79,14 +68,14 @@ TEST_F(ServeCommandTest, TheConfigFileSuppliesWhatTheCommandLineLeavesOut) {
   const std::string config =
       Write("serve.toml", "[serve]\nkeys = \"" + keys + "\"\nlisten = \"" + address +
                               "\"\ndata = \"" + dir_.Sub("data") + "\"\n");
-  ServeRun run = Serve({"--config", config});
+  CliRun run = Serve({"--config", config});
   EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.err.find("listen_failed"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find(address), std::string::npos) << run.err;
 
   // A flag beats the file: the key file given on the command line is world-readable.
   const std::string open_keys = Write("open-keys", "ops admin admin-key-0123456789\n", 0644);
-  ServeRun flag_wins = Serve({"--config", config, "--keys", open_keys});
+  CliRun flag_wins = Serve({"--config", config, "--keys", open_keys});
   EXPECT_EQ(flag_wins.code, 1);
   EXPECT_NE(flag_wins.err.find("key_file_insecure"), std::string::npos) << flag_wins.err;
 }
