@@ -5,6 +5,7 @@
 #include "engine/snapshot.h"
 #include "engine/state_store.h"
 #include "engine/token_secret.h"
+#include "storage/hash.h"
 
 namespace authledger::internal {
 
@@ -18,7 +19,7 @@ const TokenRecord* FindBySecret(const State& s, const PrefixKey& key, std::strin
   const Idx i = s.tokens.Find(key);
   if (i == kNoIdx) return nullptr;
   const TokenRecord& t = s.tokens.at(i);
-  return SameDigest(SecretDigest(secret), t.secret_hash) ? &t : nullptr;
+  return SameDigest(storage::Sha256(secret), t.secret_hash) ? &t : nullptr;
 }
 
 const TokenRecord* FindBySecret(const State& s, std::string_view secret) {

@@ -1,17 +1,9 @@
-// SHA256_Init/Update/Final are deprecated since OpenSSL 3.0 in favour of EVP, but not
-// removed, and are the cheap path for hashing one short secret (see SecretDigest). The
-// macro must come before the first OpenSSL header.
-#define OPENSSL_SUPPRESS_DEPRECATED 1
-
 #include "engine/token_secret.h"
 
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <array>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 namespace authledger::internal {
@@ -48,24 +40,11 @@ Result<NewSecret> GenerateSecret(TokenKind kind) {
   NewSecret out;
   out.secret = std::string("al") + letter + "_" + Base64Url(random);
   out.id.prefix = std::string(PrefixOfSecret(out.secret));
-  out.id.secret_hash = SecretDigest(out.secret);
+  out.id.secret_hash = storage::Sha256(out.secret);
   return out;
 }
 
 std::string_view PrefixOfSecret(std::string_view secret) { return secret.substr(0, kPrefixLength); }
-
-storage::Hash SecretDigest(std::string_view secret) {
-  static_assert(SHA256_DIGEST_LENGTH == sizeof(storage::Hash));
-  storage::Hash out{};
-  SHA256_CTX ctx;
-  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, secret.data(), secret.size()) != 1 ||
-      SHA256_Final(out.data(), &ctx) != 1) {
-    // As in storage::Sha256: a broken OpenSSL installation, not an expected failure.
-    std::fputs("authledger: OpenSSL cannot compute SHA-256\n", stderr);
-    std::abort();
-  }
-  return out;
-}
 
 bool SameDigest(const storage::Hash& a, const storage::Hash& b) {
   // Word-wise XOR, OR-ed together: no branch depends on the bytes. The empty asm keeps

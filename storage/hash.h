@@ -1,9 +1,8 @@
 // SHA-256 digests and their hex spelling, the one hash function of the event log.
 //
 // Every Merkle node, leaf, checkpoint key id and token-secret digest in authledger is a
-// SHA-256 computed here. Sha256 is built for short inputs (a 32-byte secret, a 65-byte
-// Merkle node): each thread keeps one OpenSSL digest context, so a call allocates
-// nothing and fetches no algorithm.
+// SHA-256 computed here. Sha256 is built for short inputs (a 48-byte secret, a 65-byte
+// Merkle node): a call allocates nothing and looks no algorithm up (hash.cc).
 //
 // Thread-safety: every function may be called from any number of threads at once.
 #pragma once

@@ -1,5 +1,5 @@
 // The pieces of a check's token lookup: the prefix index (found by exactly the stored
-// prefix, whatever the bytes after it), the secret's digest (SHA-256, as the log's), the
+// prefix, whatever the bytes after it), a new secret's digest and prefix, the
 // constant-time digest comparison, and the hash of the state's string-keyed indexes.
 #include <gtest/gtest.h>
 
@@ -76,18 +76,7 @@ TEST(TokenTable, ManyRandomPrefixesAreEachFoundOnce) {
   EXPECT_EQ(table.Find("alp_00000000000"), kNoIdx);
 }
 
-TEST(SecretDigest, IsTheSha256TheLogUses) {
-  std::string text;
-  for (std::size_t len = 0; len <= 200; ++len) {
-    EXPECT_EQ(SecretDigest(text), storage::Sha256(text)) << "length " << len;
-    text += static_cast<char>('!' + len % 90);
-  }
-  // FIPS 180-2's "abc".
-  EXPECT_EQ(storage::ToHex(SecretDigest("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
-TEST(SecretDigest, GeneratedSecretsCarryTheirDigestAndPrefix) {
+TEST(GenerateSecret, CarriesItsDigestAndPrefix) {
   auto made = GenerateSecret(TokenKind::kPersonal);
   ASSERT_TRUE(made.ok());
   EXPECT_EQ(made->id.secret_hash, storage::Sha256(made->secret));

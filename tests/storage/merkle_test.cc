@@ -240,6 +240,22 @@ TEST(Hash, Sha256MatchesNistVectorsAndHexRoundTrips) {
   EXPECT_EQ(ToHex(Sha256(std::string_view("abc"))),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(ToHex(Sha256(std::string_view())), kEmptyTreeHash);
+  // FIPS 180-2's two-block vector (56 bytes: the padding takes a second block), whole and
+  // cut into parts at each byte.
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  const std::string two_blocks_digest =
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+  EXPECT_EQ(ToHex(Sha256(two_blocks)), two_blocks_digest);
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(two_blocks.data());
+  for (std::size_t cut = 0; cut <= two_blocks.size(); ++cut) {
+    EXPECT_EQ(ToHex(Sha256Parts(
+                  {std::span(bytes, cut), std::span(bytes + cut, two_blocks.size() - cut)})),
+              two_blocks_digest)
+        << "cut at " << cut;
+  }
+  // A million 'a's: many blocks.
+  EXPECT_EQ(ToHex(Sha256(std::string(1000000, 'a'))),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   const Hash h = Sha256(std::string_view("authledger"));
   EXPECT_EQ(HashFromHex(ToHex(h)), h);
   std::string upper = ToHex(h);

@@ -27,12 +27,9 @@
 // The log for `check` is generated directly through the event log (orgs, users,
 // memberships, then N personal tokens with known secrets), then opened by the engine:
 // what is measured is the engine's own restore and check paths.
-// The floor hashes with SHA256_Init/Update/Final (deprecated in OpenSSL 3.0, still there):
-// the cheapest SHA-256 of a short input OpenSSL offers, as the engine's own check uses.
-#define OPENSSL_SUPPRESS_DEPRECATED 1
+// The floor hashes with storage::Sha256, the SHA-256 the engine's own check uses.
 
 #include <authledger/engine.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <atomic>
@@ -202,17 +199,6 @@ std::string LoadAverage() {
   return one.empty() ? "?" : one;
 }
 
-// SHA-256 the cheapest way OpenSSL offers for a short input (a context on the stack; the
-// EVP interface costs about 35 ns more per call for a secret): the floor's hash.
-storage::Hash FloorSha256(const std::string& data) {
-  storage::Hash out{};
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, data.data(), data.size());
-  SHA256_Final(out.data(), &ctx);
-  return out;
-}
-
 struct HashOf {
   std::size_t operator()(const storage::Hash& h) const noexcept {
     std::size_t v;
@@ -338,7 +324,7 @@ int RunCheck(const Args& a) {
   std::unordered_map<storage::Hash, std::uint32_t, HashOf> floor_map;
   floor_map.reserve(a.tokens);
   for (std::uint64_t i = 0; i < a.tokens; ++i) {
-    floor_map.emplace(FloorSha256(secrets[i]), static_cast<std::uint32_t>(i));
+    floor_map.emplace(storage::Sha256(secrets[i]), static_cast<std::uint32_t>(i));
   }
   CheckContext ctx{kT0 + 1'000'000, "203.0.113.9"};
   auto org_of = [&](std::uint64_t i) -> const std::string& {
@@ -347,7 +333,7 @@ int RunCheck(const Args& a) {
   // Each set draws its tokens uniformly from the first `n`.
   auto measure = [&](const char* what, std::uint64_t n) {
     auto floor_fn = [&](std::uint64_t x) -> std::uint64_t {
-      auto it = floor_map.find(FloorSha256(secrets[x % n]));
+      auto it = floor_map.find(storage::Sha256(secrets[x % n]));
       return it == floor_map.end() ? 0 : it->second;
     };
     auto check_fn = [&](std::uint64_t x) -> std::uint64_t {
