@@ -91,20 +91,6 @@ Result<const storage::DecodedEvent*> EventCache::Read(std::uint64_t seq) {
   return &events_.emplace(seq, std::move(e).value()).first->second;
 }
 
-Result<std::vector<std::uint64_t>> SubjectSeqs(const storage::EventLog& log,
-                                               const std::vector<Subject>& subjects,
-                                               std::uint64_t last) {
-  std::vector<std::uint64_t> seqs;
-  for (const auto& subject : subjects) {
-    auto of = SeqsOf(log, subject, last);
-    if (!of.ok()) return of.status();
-    seqs.insert(seqs.end(), of->begin(), of->end());
-  }
-  std::sort(seqs.begin(), seqs.end());
-  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
-  return seqs;
-}
-
 Result<Subject> OrgHistory(const storage::EventLog& log, const std::string& org_id,
                            std::uint64_t last, Histories histories,
                            std::vector<std::uint64_t>* seqs) {

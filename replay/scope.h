@@ -67,11 +67,6 @@ class EventCache {
   std::map<std::uint64_t, storage::DecodedEvent> events_;
 };
 
-// The seqs in [1, last] of the events of any of `subjects`, ascending, without duplicates.
-Result<std::vector<std::uint64_t>> SubjectSeqs(const storage::EventLog& log,
-                                               const std::vector<storage::Subject>& subjects,
-                                               std::uint64_t last);
-
 // The history of organization `org_id` that a decision at it reads, up to `last`: its
 // configuration (kNarrow) unless it was named before its first configuration event, else
 // all its events. `seqs`, if given, receives the seqs of that history up to `last`.
@@ -103,7 +98,7 @@ struct TokenScope {
   std::set<std::string> orgs_ever;  // organizations the owner was ever a member of, or the
                                     // application user of (≤ last)
   std::vector<storage::Subject> subjects;
-  std::vector<std::uint64_t> seqs;  // SubjectSeqs(subjects), found while finding them
+  std::vector<std::uint64_t> seqs;  // the seqs ≤ last of `subjects`, ascending, once each
 };
 
 // The scope of `token_prefix` for decisions at organizations `orgs` (and, as

@@ -57,6 +57,24 @@ const std::vector<std::string> kDomains = {"a.com", "b.com", "c.com"};
 const std::vector<std::string> kIdps = {"i1", "i2", "i3"};
 const std::vector<std::string> kMethods = {"password", "password", "oauth:google", "oauth:github",
                                            "saml:i1",  "saml:i2",  "saml:i3"};
+// The seqs ≤ last of any of `subjects`, ascending, once each: read straight from the
+// index, apart from how ScopeOfToken finds them.
+std::vector<std::uint64_t> SeqsOfSubjects(const storage::EventLog& log,
+                                          const std::vector<storage::Subject>& subjects,
+                                          std::uint64_t last) {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& subject : subjects) {
+    Status s = log.ScanSubject(subject, 1, last, [&](std::uint64_t seq) {
+      seqs.push_back(seq);
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+  return seqs;
+}
+
 const std::vector<std::string> kRanges = {"198.51.100.0/24", "10.0.0.0/8", "2001:db8::/32"};
 const std::vector<std::string> kAddresses = {"198.51.100.7", "10.1.2.3", "2001:db8::1",
                                              "203.0.113.9"};
@@ -710,10 +728,9 @@ TEST_P(NarrowIndex,
                                           replay::TokenEvents::kDecisive, replay::OwnerOrgs::kAll);
         ASSERT_TRUE(scope.ok()) << scope.status().ToString();
         // The seqs found on the way are those of the subjects found.
-        auto seqs = replay::SubjectSeqs(*l.log, scope->subjects, seq);
-        ASSERT_TRUE(seqs.ok()) << seqs.status().ToString();
-        EXPECT_EQ(scope->seqs, *seqs) << prefix << " at seq " << seq;
-        (histories == replay::Histories::kNarrow ? narrow_events : broad_events) += seqs->size();
+        const auto seqs = SeqsOfSubjects(*l.log, scope->subjects, seq);
+        EXPECT_EQ(scope->seqs, seqs) << prefix << " at seq " << seq;
+        (histories == replay::Histories::kNarrow ? narrow_events : broad_events) += seqs.size();
         // Without the owner's organizations, a question about none reads no organization.
         auto bare = replay::ScopeOfToken(events, *l.log, prefix, {}, seq, histories,
                                          replay::TokenEvents::kDecisive, replay::OwnerOrgs::kNone);
