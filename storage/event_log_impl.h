@@ -218,8 +218,9 @@ struct EventLog::Impl {
   // Reads how far the narrow subject kinds go; unless read-only, first indexes the
   // events past that (event_log_narrow.cc).
   Status LoadNarrowIndex();
-  std::uint64_t narrow_index_through = 0;  // as read at Open (read-only logs)
-  bool narrow_index_complete = false;      // every event is indexed under the narrow kinds
+  // As read at Open. It matters only to a read-only log: a writable Open indexes every
+  // event before it returns, and the writer indexes each event it appends.
+  std::uint64_t narrow_index_through = 0;
 
   // The log's directory, held open since Open to notice it being deleted or replaced.
   int dir_fd = -1;

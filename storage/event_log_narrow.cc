@@ -25,11 +25,7 @@ Status EventLog::Impl::LoadNarrowIndex() {
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading how far the narrow index goes");
   through = std::min(through, log_size);
   narrow_index_through = through;
-  if (options.read_only) return Status::Ok();
-  if (through == log_size) {
-    narrow_index_complete = true;
-    return Status::Ok();
-  }
+  if (options.read_only || through == log_size) return Status::Ok();
 
   const auto start = std::chrono::steady_clock::now();
   const auto& info_log = db->GetDBOptions().info_log;
@@ -45,9 +41,7 @@ Status EventLog::Impl::LoadNarrowIndex() {
     write_options.sync = last;
     rocksdb::Status w = db->Write(write_options, &batch);
     batch.Clear();
-    if (!w.ok()) return FromRocks(w, "writing the narrow index");
-    narrow_index_through = done;
-    return Status::Ok();
+    return w.ok() ? Status::Ok() : FromRocks(w, "writing the narrow index");
   };
   const std::uint64_t batch_events = std::max<std::uint64_t>(1, options.narrow_index_batch_events);
   Status written;
@@ -62,7 +56,6 @@ Status EventLog::Impl::LoadNarrowIndex() {
   if (!scanned.ok()) return scanned;
   if (!written.ok()) return written;
   if (Status w = write(log_size, true); !w.ok()) return w;
-  narrow_index_complete = true;
   rocksdb::Warn(info_log,
                 "authledger: indexed %llu events under the narrow subject kinds in %.1f s",
                 static_cast<unsigned long long>(log_size - through),
@@ -71,7 +64,7 @@ Status EventLog::Impl::LoadNarrowIndex() {
 }
 
 std::uint64_t EventLog::NarrowIndexThrough() const {
-  return impl_->narrow_index_complete ? size() : impl_->narrow_index_through;
+  return impl_->options.read_only ? impl_->narrow_index_through : size();
 }
 
 }  // namespace authledger::storage
