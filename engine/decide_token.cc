@@ -1,4 +1,8 @@
 // Decide for 2FA, logins, sessions and tokens.
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
 #include "engine/decide_util.h"
 #include "engine/rules.h"
 
@@ -215,9 +219,22 @@ Status Decider::operator()(const ExpireUserTokensCmd& c) {
 }
 
 Status Decider::operator()(const RecordTokenUseCmd& c) {
-  // Uses of tokens revoked or unknown meanwhile, or older than the recorded one, are
-  // dropped: use only ever extends a live token.
+  // Uses of tokens revoked or unknown meanwhile, or not later than the recorded one, are
+  // dropped, and of several uses of one token only the latest is kept: use only ever
+  // extends a live token, and a token's recorded uses strictly increase in seq order
+  // (scoped replay folds only the last one: replay/scope.h).
+  std::vector<const TokenUse*> latest;  // in the order of each token's first use
+  std::unordered_map<std::string_view, std::size_t> index;
   for (const TokenUse& use : c.uses) {
+    auto [it, first] = index.try_emplace(use.token_prefix, latest.size());
+    if (first) {
+      latest.push_back(&use);
+    } else if (use.used_us > latest[it->second]->used_us) {
+      latest[it->second] = &use;
+    }
+  }
+  for (const TokenUse* kept : latest) {
+    const TokenUse& use = *kept;
     const TokenRecord* t = s_.FindToken(use.token_prefix);
     if (t == nullptr || t->revoked || use.used_us <= t->last_used_us) continue;
     auto e = Add().envelope().getEvent().initTokenUsed();

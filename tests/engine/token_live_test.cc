@@ -1,6 +1,8 @@
 // "Token live" and user state: every token kind must be known, not revoked, not expired
 // (by time, by age, by its owner's "expire all tokens"), and its owner active.
+#include "engine/decide.h"
 #include "tests/engine/rules_fixture.h"
+#include "tests/engine/state_assertions.h"
 
 namespace authledger::testing {
 namespace {
@@ -100,6 +102,48 @@ TEST_F(RulesTokenLive, UsesWithinTheRecordingIntervalDoNotExtendAToken) {
   // Expiry counts from the recorded use at +100, not from the one at +130.
   Advance(570);  // +700
   EXPECT_TRUE(DeniedBy(Check(token, "acme"), "live", "token_expired"));
+}
+
+// Scoped replay folds only a token's last recorded use (replay/scope.h): Decide records a
+// use only if it is later than the token's recorded one, and of several uses of one token
+// in a command only the latest.
+TEST_F(RulesTokenLive, ATokensRecordedUsesOnlyEverIncrease) {
+  TokenSpec spec;
+  spec.max_age_seconds = 600;
+  spec.extend_when_used = true;
+  auto alice = PersonalToken(Login("alice", "password"), "alice", spec);
+  auto bob = PersonalToken(Login("bob", "password"), "bob", spec);
+  Advance(100);
+  EXPECT_TRUE(Allowed(Check(alice, "acme")));
+  const std::uint64_t revision = Settled();
+  const internal::State state = Published(*engine_);
+  const std::int64_t recorded = state.FindToken(alice.token_prefix)->last_used_us;
+  ASSERT_EQ(recorded, now());
+
+  const std::int64_t t = now();
+  internal::RecordTokenUseCmd uses;
+  uses.uses = {{alice.token_prefix, t + 5, "10.0.0.1"},  {bob.token_prefix, t + 9, "10.0.0.2"},
+               {alice.token_prefix, t + 20, "10.0.0.3"}, {bob.token_prefix, t + 3, "10.0.0.4"},
+               {alice.token_prefix, t + 7, "10.0.0.5"},  {alice.token_prefix, recorded - 1, ""}};
+  internal::DecideContext ctx;
+  ctx.now_us = t + 30;
+  ctx.next_seq = revision + 1;
+  auto decided = internal::Decide(state, uses, ctx);
+  ASSERT_TRUE(decided.ok()) << decided.status().ToString();
+  ASSERT_EQ(decided->events.size(), 2u) << "one use per token";
+  auto first = decided->events[0].reader().getEvent().getTokenUsed();
+  auto second = decided->events[1].reader().getEvent().getTokenUsed();
+  EXPECT_EQ(std::string(first.getTokenPrefix().cStr()), alice.token_prefix);
+  EXPECT_EQ(first.getLastUsedUs(), t + 20);
+  EXPECT_EQ(std::string(first.getLastIp().cStr()), "10.0.0.3");
+  EXPECT_EQ(std::string(second.getTokenPrefix().cStr()), bob.token_prefix);
+  EXPECT_EQ(second.getLastUsedUs(), t + 9);
+
+  // Nothing later than the recorded use: nothing to record.
+  uses.uses = {{alice.token_prefix, recorded, ""}, {alice.token_prefix, recorded - 1, ""}};
+  auto none = internal::Decide(state, uses, ctx);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().reason(), "token_use_recorded");
 }
 
 TEST_F(RulesTokenLive, ADeniedCheckIsNotRecordedAsAUse) {
