@@ -35,6 +35,22 @@ Result<std::uint64_t> FirstOf(const storage::EventLog& log, const Subject& subje
   return first;
 }
 
+// The seq of the last `token_used` ≤ last of token `prefix`, or 0: its whole history read
+// from the end (its other events there are its lifecycle and the personal tokens made
+// from it, as a session).
+Result<std::uint64_t> LastUseOf(EventCache& events, const storage::EventLog& log,
+                                const std::string& prefix, std::uint64_t last) {
+  auto seqs = SeqsOf(log, {K::kToken, prefix}, last);
+  if (!seqs.ok()) return seqs.status();
+  for (auto it = seqs->rbegin(); it != seqs->rend(); ++it) {
+    auto e = events.Read(*it);
+    if (!e.ok()) return e.status();
+    auto event = (*e)->envelope().getEvent();
+    if (event.isTokenUsed() && Str(event.getTokenUsed().getTokenPrefix()) == prefix) return *it;
+  }
+  return std::uint64_t{0};
+}
+
 // The subjects of a scope and their seqs, each subject scanned once.
 class ScopeBuilder {
  public:
@@ -63,6 +79,8 @@ class ScopeBuilder {
   Status Add(const Subject& subject) {
     return AddReading(subject, [](auto) { return false; });
   }
+  // Adds one seq of a subject not in the scope.
+  void AddSeq(std::uint64_t seq) { seqs_.push_back(seq); }
   void Finish(TokenScope& scope) {
     std::sort(seqs_.begin(), seqs_.end());
     seqs_.erase(std::unique(seqs_.begin(), seqs_.end()), seqs_.end());
@@ -154,7 +172,10 @@ Result<TokenScope> ScopeOfToken(EventCache& events, const storage::EventLog& log
       });
   if (!s.ok()) return s;
   if (!whole && extended_on_use) {
-    if (s = builder.Add({K::kToken, token_prefix}); !s.ok()) return s;
+    auto last_use = LastUseOf(events, log, token_prefix, last);
+    if (!last_use.ok()) return last_use.status();
+    scope.last_use = *last_use;
+    if (scope.last_use != 0) builder.AddSeq(scope.last_use);
   }
   if (!idp.empty()) {
     if (s = builder.Add({narrow ? K::kIdpConfig : K::kIdp, idp}); !s.ok()) return s;

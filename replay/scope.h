@@ -11,9 +11,13 @@
 // managing the owner (R1 and R3 do, token checks do not), nor the configuration of any
 // organization but O: a membership of the IdP's organization is one of the owner's.
 //
-// The narrow histories (storage/subjects.h) hold exactly those events: T's lifecycle
-// (its uses too if it is extended on use: they move its expiry), the owner's account,
-// O's configuration, the IdP's lifecycle. Two refinements keep the fold exact on any log:
+// The narrow histories (storage/subjects.h) hold exactly those events: T's lifecycle,
+// the owner's account, O's configuration, the IdP's lifecycle. If T is extended on use,
+// its expiry also depends on its latest recorded use: Evolve keeps the greatest
+// `last_used_us` of T's uses, and the engine records a use only when it is later than
+// the one recorded before it (Decide drops the others), so the last use in seq order is
+// that greatest one, and it is the only use folded. Two refinements keep the fold exact
+// on any log:
 //   - O exists in the full state from the first event naming it. When that event is a
 //     configuration event, the narrow fold creates O at the same seq; when it is not
 //     (an organization named before it was created: never in a log the engine wrote),
@@ -85,7 +89,7 @@ enum class OwnerOrgs {
 
 // Which of a token's own events a scope holds.
 enum class TokenEvents {
-  kDecisive,  // those that change its decisions: its lifecycle, and its uses if they
+  kDecisive,  // those that change its decisions: its lifecycle, and its last use if uses
               // extend its lifetime (the narrow histories; the broad one has them all)
   kAll,       // all of them (a timeline counts its uses)
 };
@@ -98,7 +102,12 @@ struct TokenScope {
   std::set<std::string> orgs_ever;  // organizations the owner was ever a member of, or the
                                     // application user of (≤ last)
   std::vector<storage::Subject> subjects;
-  std::vector<std::uint64_t> seqs;  // the seqs ≤ last of `subjects`, ascending, once each
+  // A token extended on use, through the narrow histories with TokenEvents::kDecisive:
+  // the seq of its last `token_used` ≤ last (0 if none), whose subject (the token's
+  // whole history) is not in `subjects`.
+  std::uint64_t last_use = 0;
+  std::vector<std::uint64_t> seqs;  // the seqs ≤ last of `subjects` and `last_use`,
+                                    // ascending, once each
 };
 
 // The scope of `token_prefix` for decisions at organizations `orgs` (and, as

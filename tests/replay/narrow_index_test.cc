@@ -5,8 +5,10 @@
 // engine, so that it holds what the engine never writes but Evolve accepts: organizations
 // named before they are created, tokens whose history starts with a personal token made
 // from them, IdPs removed and added again, uses of revoked tokens, expiries falling on the
-// very microsecond of later events. A copy of each log without the narrow index (as a
-// build without it left it, opened read-only) is answered from the broad histories. Then:
+// very microsecond of later events. One thing the engine guarantees is kept: a token's
+// recorded uses strictly increase (Decide drops the others), which scoped replay relies on. A copy
+// of each log without the narrow index (as a build without it left it, opened read-only) is
+// answered from the broad histories. Then:
 //
 //   Explain…   through either index == CheckTokenAgainst on the full fold, trace included,
 //              for every token and organization at random moments;
@@ -16,8 +18,9 @@
 //              the policy events folded;
 //   Scopes…    the narrow scope reads the broad history of an organization exactly when
 //              it was named before its first configuration event, and folds fewer events;
-//              the seqs a scope finds on the way are exactly those of its subjects; a
-//              scope without the owner's organizations reads none.
+//              the seqs a scope finds on the way are exactly those of its subjects (and
+//              the token's last use, for a token extended on use); a scope without the
+//              owner's organizations reads none.
 #include <authledger/audit.h>
 #include <gtest/gtest.h>
 
@@ -349,15 +352,21 @@ class RandomEvents {
         });
         break;
       case 21:
-      case 22:
+      case 22: {
+        // Often earlier than the event's own time, but later than the token's last
+        // recorded use: the engine records no other (scoped replay folds only the last).
+        const std::string token = AnyToken();
+        std::int64_t& last_use = last_use_[token];
+        last_use = std::max(last_use + 1, now_ - Pick(kSteps) * kSecondUs);
         Emit([&](auto e) {
           auto u = e.initTokenUsed();
-          u.setTokenPrefix(AnyToken());
+          u.setTokenPrefix(token);
           u.setOwnerUserId(user);
-          u.setLastUsedUs(now_ - Pick(kSteps) * kSecondUs);
+          u.setLastUsedUs(last_use);
           u.setLastIp(Pick(kAddresses));
         });
         break;
+      }
       default:
         TokenCreated();
         break;
@@ -370,6 +379,7 @@ class RandomEvents {
   std::uint64_t policy_version_ = 1;
   std::uint64_t allowlist_version_ = 0;
   std::vector<std::string> prefixes_;
+  std::map<std::string, std::int64_t> last_use_;  // per token
   std::vector<storage::EventDraft> pending_;
 };
 
@@ -384,6 +394,22 @@ struct Logs {
   std::vector<State> at;  // at[seq]
   std::vector<std::int64_t> time_of;
   std::set<std::string> prefixes;
+  // Read from every event, apart from the index: per token, the seqs of its uses, and
+  // the seq of its first creation if that makes it extended on use.
+  std::map<std::string, std::vector<std::uint64_t>> uses;
+  std::map<std::string, std::uint64_t> extended_from;
+  std::set<std::string> created;
+
+  // The seq of the last use ≤ last of token `prefix` if it is extended on use at `last`,
+  // else 0; `extended` says whether it is.
+  std::uint64_t LastUse(const std::string& prefix, std::uint64_t last, bool& extended) const {
+    auto from = extended_from.find(prefix);
+    extended = from != extended_from.end() && from->second <= last;
+    auto u = uses.find(prefix);
+    if (!extended || u == uses.end()) return 0;
+    auto after = std::upper_bound(u->second.begin(), u->second.end(), last);
+    return after == u->second.begin() ? 0 : *std::prev(after);
+  }
 
   std::uint64_t size() const { return at.size() - 1; }
   std::uint64_t SeqAtTime(std::int64_t t) const {
@@ -425,6 +451,18 @@ std::unique_ptr<Logs> MakeLogs(int seed) {
   Status scanned = logs->log->Scan(1, logs->log->size(), [&](const storage::DecodedEvent& e) {
     State next = logs->at.back();
     internal::Evolve(next, e.envelope());
+    auto event = e.envelope().getEvent();
+    if (event.isTokenUsed()) {
+      logs->uses[event.getTokenUsed().getTokenPrefix().cStr()].push_back(e.seq());
+    }
+    if (event.isTokenCreated()) {
+      auto c = event.getTokenCreated();
+      const std::string prefix = c.getTokenPrefix().cStr();
+      const bool first = logs->created.insert(prefix).second;
+      if (first && c.getExtendWhenUsed() && c.getMaxAgeSeconds() != 0) {
+        logs->extended_from[prefix] = e.seq();
+      }
+    }
     logs->at.push_back(std::move(next));
     logs->time_of.push_back(e.time_us());
     return true;
@@ -479,7 +517,8 @@ std::string Show(const Result<AuthenticationPolicy>& p) {
 // How much the properties exercised (printed at the end, so that a weak generator shows).
 struct Totals {
   long explains = 0, explains_allowed = 0, timelines = 0, point_checks = 0, point_allowed = 0,
-       policies = 0, broad_org_histories = 0, narrow_org_histories = 0;
+       policies = 0, broad_org_histories = 0, narrow_org_histories = 0, last_uses = 0,
+       unused_extended = 0;
   std::uint64_t narrow_events = 0, broad_events = 0;
 };
 Totals totals;
@@ -490,11 +529,13 @@ class NarrowIndex : public ::testing::TestWithParam<int> {
     std::printf(
         "[narrow index] %ld explains (%ld allowed), %ld timelines, %ld point checks (%ld "
         "allowed), %ld policies; organizations read broadly %ld times, narrowly %ld; token "
-        "scopes fold %llu events narrowly, %llu broadly\n",
+        "scopes fold %llu events narrowly, %llu broadly; tokens extended on use scoped with "
+        "their last use %ld times, unused %ld\n",
         totals.explains, totals.explains_allowed, totals.timelines, totals.point_checks,
         totals.point_allowed, totals.policies, totals.broad_org_histories,
         totals.narrow_org_histories, static_cast<unsigned long long>(totals.narrow_events),
-        static_cast<unsigned long long>(totals.broad_events));
+        static_cast<unsigned long long>(totals.broad_events), totals.last_uses,
+        totals.unused_extended);
     Cache().clear();
   }
 
@@ -694,6 +735,7 @@ TEST_P(NarrowIndex,
        ScopesReadBroadOrganizationHistoriesOnlyForOrganizationsNamedBeforeTheirConfiguration) {
   const Logs& l = *logs_;
   int broad_orgs = 0, narrow_orgs = 0;
+  long last_uses = 0, unused_extended = 0;
   std::uint64_t narrow_events = 0, broad_events = 0;
   for (std::uint64_t seq = 1; seq <= l.size(); seq += 7) {
     for (const auto& org : kOrgs) {
@@ -727,8 +769,29 @@ TEST_P(NarrowIndex,
         auto scope = replay::ScopeOfToken(events, *l.log, prefix, {}, seq, histories,
                                           replay::TokenEvents::kDecisive, replay::OwnerOrgs::kAll);
         ASSERT_TRUE(scope.ok()) << scope.status().ToString();
-        // The seqs found on the way are those of the subjects found.
-        const auto seqs = SeqsOfSubjects(*l.log, scope->subjects, seq);
+        // The seqs found on the way are those of the subjects found, and the token's
+        // last use if it is extended on use and read narrowly.
+        auto seqs = SeqsOfSubjects(*l.log, scope->subjects, seq);
+        bool extended = false;
+        const std::uint64_t last_use = l.LastUse(prefix, seq, extended);
+        if (histories == replay::Histories::kNarrow && extended) {
+          EXPECT_EQ(scope->last_use, last_use) << prefix << " at seq " << seq;
+          if (last_use != 0)
+            seqs.insert(std::lower_bound(seqs.begin(), seqs.end(), last_use), last_use);
+          seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+          ++(last_use != 0 ? last_uses : unused_extended);
+          // Its expiry moves with its greatest use: the scope's fold has the full one's.
+          auto folded = replay::FoldSeqs(events, scope->seqs, seq);
+          ASSERT_TRUE(folded.ok()) << folded.status().ToString();
+          const auto* want = l.at[seq].FindToken(prefix);
+          const auto* got = folded->FindToken(prefix);
+          ASSERT_EQ(got == nullptr, want == nullptr) << prefix << " at seq " << seq;
+          if (want != nullptr) {
+            EXPECT_EQ(got->last_used_us, want->last_used_us) << prefix << " at seq " << seq;
+          }
+        } else {
+          EXPECT_EQ(scope->last_use, 0u) << prefix << " at seq " << seq;
+        }
         EXPECT_EQ(scope->seqs, seqs) << prefix << " at seq " << seq;
         (histories == replay::Histories::kNarrow ? narrow_events : broad_events) += seqs.size();
         // Without the owner's organizations, a question about none reads no organization.
@@ -747,6 +810,10 @@ TEST_P(NarrowIndex,
   // is created, and at least one organization is read narrowly.
   EXPECT_GT(broad_orgs, 0);
   EXPECT_GT(narrow_orgs, 0);
+  // Tokens extended on use were scoped with a last use.
+  EXPECT_GT(last_uses, 0);
+  totals.last_uses += last_uses;
+  totals.unused_extended += unused_extended;
   totals.broad_org_histories += broad_orgs;
   totals.narrow_org_histories += narrow_orgs;
   totals.narrow_events += narrow_events;

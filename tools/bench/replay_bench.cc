@@ -994,6 +994,9 @@ void PrintSlowest(const Bench& b, const char* row, std::vector<ScopedSample> sam
                   static_cast<unsigned long long>(n));
     }
   }
+  if (scope->last_use != 0) {
+    std::printf(" and its last use (seq %llu)", static_cast<unsigned long long>(scope->last_use));
+  }
   std::printf("\n");
 }
 
