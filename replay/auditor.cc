@@ -203,13 +203,12 @@ class AuditorImpl final : public Auditor {
     return changes;
   }
 
-  Result<std::vector<PolicyVersion>> PolicyHistory(const std::string& org_id, std::int64_t from_us,
-                                                   std::int64_t to_us) const override {
-    std::vector<PolicyVersion> versions;
-    AuthenticationPolicy previous;
-    bool exists = false;
+  // Calls `fn(seq, envelope, policy, forced)` for each event ≤ last that sets the policy
+  // of `org_id` (its creation, then each change), in order.
+  template <typename Fn>
+  Status ForEachPolicy(const std::string& org_id, std::uint64_t last, Fn fn) const {
     Status failed;
-    Status s = log_->ScanSubject(PolicyEventsOf(org_id, size()), 1, size(), [&](std::uint64_t seq) {
+    Status s = log_->ScanSubject(PolicyEventsOf(org_id, last), 1, last, [&](std::uint64_t seq) {
       auto e = log_->Read(seq);
       if (!e.ok()) {
         failed = e.status();
@@ -217,29 +216,42 @@ class AuditorImpl final : public Auditor {
       }
       auto env = e->envelope();
       auto event = env.getEvent();
-      PolicyVersion v;
       if (event.isOrganizationCreated()) {
-        v.policy = internal::PolicyFromSchema(event.getOrganizationCreated().getPolicy());
+        fn(seq, env, internal::PolicyFromSchema(event.getOrganizationCreated().getPolicy()), false);
       } else if (event.isPolicyChanged()) {
-        v.policy = internal::PolicyFromSchema(event.getPolicyChanged().getPolicy());
-        v.forced = event.getPolicyChanged().getForced();
-      } else {
-        return true;
-      }
-      exists = true;
-      v.seq = seq;
-      v.time_us = env.getTimeUs();
-      v.actor_kind = ActorKindName(env.getActor().getKind());
-      v.actor_id = Str(env.getActor().getId());
-      v.changes = PolicyChanges("organization " + org_id, previous, v.policy);
-      previous = v.policy;
-      if ((from_us == 0 || v.time_us >= from_us) && (to_us == 0 || v.time_us <= to_us)) {
-        versions.push_back(std::move(v));
+        auto changed = event.getPolicyChanged();
+        fn(seq, env, internal::PolicyFromSchema(changed.getPolicy()), changed.getForced());
       }
       return true;
     });
     if (!s.ok()) return s;
-    if (!failed.ok()) return failed;
+    return failed;
+  }
+
+  Result<std::vector<PolicyVersion>> PolicyHistory(const std::string& org_id, std::int64_t from_us,
+                                                   std::int64_t to_us) const override {
+    std::vector<PolicyVersion> versions;
+    AuthenticationPolicy previous;
+    bool exists = false;
+    Status s = ForEachPolicy(
+        org_id, size(),
+        [&](std::uint64_t seq, schema::Envelope::Reader env, AuthenticationPolicy policy,
+            bool forced) {
+          exists = true;
+          PolicyVersion v;
+          v.policy = std::move(policy);
+          v.forced = forced;
+          v.seq = seq;
+          v.time_us = env.getTimeUs();
+          v.actor_kind = ActorKindName(env.getActor().getKind());
+          v.actor_id = Str(env.getActor().getId());
+          v.changes = PolicyChanges("organization " + org_id, previous, v.policy);
+          previous = v.policy;
+          if ((from_us == 0 || v.time_us >= from_us) && (to_us == 0 || v.time_us <= to_us)) {
+            versions.push_back(std::move(v));
+          }
+        });
+    if (!s.ok()) return s;
     if (!exists) return UnknownOrg(org_id);
     return versions;
   }
@@ -248,27 +260,13 @@ class AuditorImpl final : public Auditor {
                                         const Moment& at) const override {
     auto seq = SeqOf(at);
     if (!seq.ok()) return seq.status();
-    std::optional<AuthenticationPolicy> policy;
-    Status failed;
-    Status s =
-        log_->ScanSubject(PolicyEventsOf(org_id, *seq), 1, *seq, [&](std::uint64_t event_seq) {
-          auto e = log_->Read(event_seq);
-          if (!e.ok()) {
-            failed = e.status();
-            return false;
-          }
-          auto event = e->envelope().getEvent();
-          if (event.isOrganizationCreated()) {
-            policy = internal::PolicyFromSchema(event.getOrganizationCreated().getPolicy());
-          } else if (event.isPolicyChanged()) {
-            policy = internal::PolicyFromSchema(event.getPolicyChanged().getPolicy());
-          }
-          return true;
-        });
+    std::optional<AuthenticationPolicy> last;
+    Status s = ForEachPolicy(org_id, *seq,
+                             [&](std::uint64_t, schema::Envelope::Reader,
+                                 AuthenticationPolicy policy, bool) { last = std::move(policy); });
     if (!s.ok()) return s;
-    if (!failed.ok()) return failed;
-    if (!policy) return UnknownOrg(org_id, *seq);
-    return *policy;
+    if (!last) return UnknownOrg(org_id, *seq);
+    return *last;
   }
 
   Result<Explanation> Explain(const std::string& token_prefix, const std::string& org_id,
