@@ -79,7 +79,7 @@ struct ApiRequest {
 
 struct ApiResponse {
   unsigned status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // a literal (static storage)
   std::string body;
   std::string route;  // the route's pattern, for logs and metrics; never holds a secret
 };

@@ -14,6 +14,7 @@
 
 #include "tools/server/dispatch.h"
 #include "tools/server/frame_protocol.h"
+#include "tools/server/http_response.h"
 #include "tools/server/http_server.h"
 #include "tools/server/service.h"
 
@@ -61,17 +62,6 @@ struct Session {
   beast::tcp_stream stream;
   bool reading = false;  // waiting for a request (idle): may be closed at shutdown
 };
-
-http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned version,
-                                               bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, "authledger");
-  res.set(http::field::content_type, r.content_type);
-  res.keep_alive(keep_alive);
-  res.body() = r.body;
-  res.prepare_payload();
-  return res;
-}
 
 }  // namespace
 
@@ -168,9 +158,11 @@ struct HttpServer::Impl {
       co_await asio::async_write(stream, asio::buffer(out),
                                  asio::redirect_error(asio::use_awaitable, ec));
     } else {
-      auto res = MakeResponse(ErrorResponse(503, "too_many_connections", "try again later"), 11,
-                              /*keep_alive=*/false);
-      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      std::string out;
+      AppendHttpResponse(ErrorResponse(503, "too_many_connections", "try again later"), 11,
+                         /*keep_alive=*/false, out);
+      co_await asio::async_write(stream, asio::buffer(out),
+                                 asio::redirect_error(asio::use_awaitable, ec));
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.close();
@@ -181,6 +173,10 @@ struct HttpServer::Impl {
     beast::error_code ec;
     const std::string peer_ip = s->stream.socket().remote_endpoint(ec).address().to_string();
     beast::flat_buffer buffer;
+    // Kept from one request to the next, so that their strings keep their capacity.
+    ApiRequest request;
+    request.peer_ip = peer_ip;
+    std::string out;
     try {
       while (!stopping) {
         http::request_parser<http::string_body> parser;
@@ -195,7 +191,7 @@ struct HttpServer::Impl {
         ApiResponse r;
         unsigned version = 11;
         bool keep_alive = false;
-        std::string method = "-";
+        std::string_view method = "-";
         if (ec == http::error::body_limit) {
           r = ErrorResponse(
               413, "body_too_large",
@@ -212,17 +208,18 @@ struct HttpServer::Impl {
           auto& req = parser.get();
           version = req.version();
           keep_alive = req.keep_alive();
-          method = std::string(req.method_string());
-          ApiRequest request;
-          request.method = method;
-          request.target = std::string(req.target());
-          request.authorization = std::string(req[http::field::authorization]);
-          request.body = std::move(req.body());
-          request.peer_ip = peer_ip;
-          request.on_behalf_of = std::string(req["X-On-Behalf-Of"]);
+          auto assign = [](std::string& to, beast::string_view from) {
+            to.assign(from.data(), from.size());
+          };
+          assign(request.method, req.method_string());
+          method = request.method;
+          assign(request.target, req.target());
+          assign(request.authorization, req[http::field::authorization]);
+          request.body.swap(req.body());
+          assign(request.on_behalf_of, req["X-On-Behalf-Of"]);
           request.as_admin = req["X-As-Admin"] == "true";
-          request.client_ip = std::string(req["X-Client-IP"]);
-          request.request_id = std::string(req["X-Request-Id"]);
+          assign(request.client_ip, req["X-Client-IP"]);
+          assign(request.request_id, req["X-Request-Id"]);
           auto handle = [&] {
             try {
               r = dispatcher->Handle(request);
@@ -239,9 +236,11 @@ struct HttpServer::Impl {
         }
         keep_alive = keep_alive && !stopping;  // checked after the work: Stop may have begun
         if (r.route.empty()) r.route = "-";
-        auto res = MakeResponse(r, version, keep_alive);
+        out.clear();
+        AppendHttpResponse(r, version, keep_alive, out);
         s->stream.expires_after(options.io_timeout);
-        co_await http::async_write(s->stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_write(s->stream, asio::buffer(out),
+                                   asio::redirect_error(asio::use_awaitable, ec));
         const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - start);
         // Never the target's query, a header or a body: they may hold secrets.
