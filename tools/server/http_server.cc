@@ -176,6 +176,7 @@ struct HttpServer::Impl {
     // Kept from one request to the next, so that their strings keep their capacity.
     ApiRequest request;
     request.peer_ip = peer_ip;
+    const auto access_level = options.access_log ? spdlog::level::info : spdlog::level::debug;
     std::string out;
     try {
       while (!stopping) {
@@ -241,11 +242,13 @@ struct HttpServer::Impl {
         s->stream.expires_after(options.io_timeout);
         co_await asio::async_write(s->stream, asio::buffer(out),
                                    asio::redirect_error(asio::use_awaitable, ec));
-        const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - start);
         // Never the target's query, a header or a body: they may hold secrets.
-        logger->info("http peer={} method={} route={} status={} latency_us={}", peer_ip, method,
-                     r.route, r.status, latency.count());
+        if (logger->should_log(access_level)) {
+          const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - start);
+          logger->log(access_level, "http peer={} method={} route={} status={} latency_us={}",
+                      peer_ip, method, r.route, r.status, latency.count());
+        }
         if (ec || !keep_alive) break;
       }
     } catch (const std::exception& e) {
