@@ -19,7 +19,8 @@ namespace http = boost::beast::http;
 std::string BeastWrites(const ApiResponse& r, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "authledger");
-  res.set(http::field::content_type, r.content_type);
+  res.set(http::field::content_type,
+          boost::beast::string_view(r.content_type.data(), r.content_type.size()));
   res.keep_alive(keep_alive);
   res.body() = r.body;
   res.prepare_payload();
