@@ -56,11 +56,20 @@ Result<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<std::uint16_t>(port));
 }
 
+constexpr auto kNoDeadline = std::chrono::steady_clock::time_point::max();
+
 // One connection. Every member is touched only on the connection's strand.
 struct Session {
-  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  explicit Session(tcp::socket socket)
+      : stream(std::move(socket)), watchdog(stream.get_executor()) {}
   beast::tcp_stream stream;
   bool reading = false;  // waiting for a request (idle): may be closed at shutdown
+  // HTTP reads and writes go to the socket itself, under one deadline per connection
+  // that only moves (Serve and Watchdog), rather than under the stream's timer, which
+  // is set and cancelled around every read and write.
+  asio::steady_timer watchdog;
+  std::chrono::steady_clock::time_point deadline = kNoDeadline;
+  bool done = false;  // Serve has finished: the watchdog stops
 };
 
 }  // namespace
@@ -169,9 +178,32 @@ struct HttpServer::Impl {
     logger->warn("connection refused: limit of {} reached", options.max_connections);
   }
 
+  // Closes the HTTP connection once its deadline has passed; wakes at the deadline it
+  // saw, and sleeps again if the deadline has moved since. A read or write in progress
+  // then fails and Serve ends.
+  asio::awaitable<void> Watchdog(std::shared_ptr<Session> s) {
+    beast::error_code ec;
+    while (!s->done) {
+      s->watchdog.expires_at(s->deadline);
+      co_await s->watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!s->done && s->deadline <= std::chrono::steady_clock::now()) {
+        s->stream.socket().close(ec);
+        break;
+      }
+    }
+  }
+
   asio::awaitable<void> Serve(std::shared_ptr<Session> s, std::uint64_t id) {
     beast::error_code ec;
     const std::string peer_ip = s->stream.socket().remote_endpoint(ec).address().to_string();
+    auto& socket = s->stream.socket();
+    // The next read or write must be over within io_timeout.
+    auto set_deadline = [&] {
+      const bool unset = s->deadline == kNoDeadline;
+      s->deadline = std::chrono::steady_clock::now() + options.io_timeout;
+      if (unset) s->watchdog.cancel();  // asleep until kNoDeadline: re-arm it
+    };
+    asio::co_spawn(s->stream.get_executor(), Watchdog(s), asio::detached);
     beast::flat_buffer buffer;
     // Kept from one request to the next, so that their strings keep their capacity.
     ApiRequest request;
@@ -183,9 +215,9 @@ struct HttpServer::Impl {
         http::request_parser<http::string_body> parser;
         parser.header_limit(kMaxHeaderBytes);
         parser.body_limit(options.max_body_bytes);
-        s->stream.expires_after(options.io_timeout);
+        set_deadline();
         s->reading = true;
-        co_await http::async_read(s->stream, buffer, parser,
+        co_await http::async_read(socket, buffer, parser,
                                   asio::redirect_error(asio::use_awaitable, ec));
         s->reading = false;
         const auto start = std::chrono::steady_clock::now();
@@ -230,6 +262,7 @@ struct HttpServer::Impl {
             }
           };
           if (Dispatcher::Blocking(request.method, request.target)) {
+            s->deadline = kNoDeadline;  // no deadline while the server works
             co_await OffThread(handle);
           } else {
             handle();
@@ -239,8 +272,8 @@ struct HttpServer::Impl {
         if (r.route.empty()) r.route = "-";
         out.clear();
         AppendHttpResponse(r, version, keep_alive, out);
-        s->stream.expires_after(options.io_timeout);
-        co_await asio::async_write(s->stream, asio::buffer(out),
+        set_deadline();
+        co_await asio::async_write(socket, asio::buffer(out),
                                    asio::redirect_error(asio::use_awaitable, ec));
         // Never the target's query, a header or a body: they may hold secrets.
         if (logger->should_log(access_level)) {
@@ -254,6 +287,8 @@ struct HttpServer::Impl {
     } catch (const std::exception& e) {
       logger->error("connection failed: {}", e.what());
     }
+    s->done = true;
+    s->watchdog.cancel();
     s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     s->stream.close();
     std::lock_guard lock(mu);
