@@ -112,6 +112,17 @@ const char* StringField(capnp::JsonValue::Reader object, std::string_view name) 
   return nullptr;
 }
 
+// `json` with the digits of its "revision" member removed.
+std::string WithoutRevision(std::string json) {
+  constexpr std::string_view kRevision = "\"revision\":";
+  const std::size_t at = json.find(kRevision);
+  if (at == std::string::npos) return json;
+  const std::size_t digits = at + kRevision.size();
+  const std::size_t end = json.find_first_not_of("0123456789", digits);
+  json.erase(digits, (end == std::string::npos ? json.size() : end) - digits);
+  return json;
+}
+
 Fixture* fixture = nullptr;
 
 }  // namespace
@@ -133,11 +144,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (fixture->HoldsApiKey(echoable)) return 0;
   const ApiResponse response = fixture->Handle(request);
   if (request.target.starts_with("/v1/check")) {
-    // A check changes nothing: the general path must give the same answer.
+    // A check changes nothing but the token uses the engine records in the background,
+    // which may move the revision in between: the general path must give the same
+    // answer, revision aside.
     const ApiResponse general = fixture->HandleGenerally(request);
     FUZZ_CHECK(general.status == response.status);
     FUZZ_CHECK(general.content_type == response.content_type);
-    FUZZ_CHECK(general.body == response.body);
+    FUZZ_CHECK(WithoutRevision(general.body) == WithoutRevision(response.body));
     FUZZ_CHECK(general.route == response.route);
   }
   FUZZ_CHECK(!fixture->HoldsApiKey(response.body));

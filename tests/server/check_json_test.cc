@@ -102,6 +102,8 @@ std::vector<std::string> UsualBodies(std::string_view secret) {
       R"({"time_us":0,"token":")" + s + R"(","org_id":"globex"})",
       R"({"token":")" + s + R"(","org_id":"acme","time_us":-5})",
       R"({"token":")" + s + R"(","org_id":"acme","time_us":999999999999999})",
+      R"({"token":")" + s + R"(","org_id":"acme","time_us":9007199254740992})",
+      R"({"token":")" + s + R"(","org_id":"acme","time_us":-9007199254740992})",
       R"({"token":")" + s + R"(","org_id":"acme","time_us":-0})",
       R"({"token":")" + s + R"(","org_id":"nope","ip":""})",
       R"({"token":"not-a-token","org_id":"acme"})",
@@ -134,7 +136,9 @@ std::vector<std::string> UnusualBodies() {
       R"({"token":"t","org_id":"acme","time_us":1.0})",
       R"({"token":"t","org_id":"acme","time_us":1e3})",
       R"({"token":"t","org_id":"acme","time_us":01})",
-      R"({"token":"t","org_id":"acme","time_us":1234567890123456})",
+      R"({"token":"t","org_id":"acme","time_us":9007199254740993})",
+      R"({"token":"t","org_id":"acme","time_us":-9007199254740993})",
+      R"({"token":"t","org_id":"acme","time_us":12345678901234567})",
       R"({"token":"t","org_id":"acme","time_us":-})",
       R"({"token":"t","org_id":"acme","time_us":true})",
       R"({"token":"t","org_id":"acme",})",
@@ -173,9 +177,9 @@ TEST(CheckJson, RandomBodiesDecodeAsTheGeneralPathDecodesThem) {
     (DecodesAlike(body) ? taken : left)++;
     if (::testing::Test::HasFailure()) break;
   }
-  // Both sides of the decoder were exercised.
-  EXPECT_GT(taken, 1000);
-  EXPECT_GT(left, 1000);
+  // Both sides of the decoder were exercised (about 700 bodies are taken).
+  EXPECT_GT(taken, 300);
+  EXPECT_GT(left, 10000);
 }
 
 // A Decision through the general encoder, as Service and Dispatcher produce it.
@@ -265,7 +269,12 @@ std::map<std::string, std::uint64_t> Delta(const std::map<std::string, std::uint
 
 class CheckDispatch : public ::testing::Test {
  protected:
-  CheckDispatch() : fast_(fixture_.service()), general_(fixture_.service(), false) {}
+  // No token uses recorded in the background: they would move the revision of answers
+  // between the two dispatchers' calls.
+  CheckDispatch()
+      : fixture_(std::int64_t{1} << 60),
+        fast_(fixture_.service()),
+        general_(fixture_.service(), false) {}
 
   // Sends `request` through both dispatchers and expects the same answer and the same
   // counting; returns the answer.

@@ -8,8 +8,10 @@
 namespace authledger::server {
 namespace {
 
-// Whole numbers of up to 15 digits are below 2^53, so DecodeRequest takes them exactly.
-constexpr std::size_t kMaxDigits = 15;
+// DecodeRequest takes whole numbers within ±2^53 (as doubles, exactly); a time in µs
+// since the epoch has 16 digits.
+constexpr std::size_t kMaxDigits = 16;
+constexpr std::int64_t kMaxExact = std::int64_t{1} << 53;
 
 // ParseJson's whitespace.
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -40,8 +42,8 @@ class Scanner {
     return true;
   }
 
-  // -?(0|[1-9][0-9]*) of at most kMaxDigits digits, not followed by a fraction, an
-  // exponent or another digit.
+  // -?(0|[1-9][0-9]*) of at most kMaxDigits digits and within ±2^53, not followed by
+  // a fraction, an exponent or another digit.
   bool PlainInteger(std::int64_t* out) {
     const std::size_t start = pos_;
     Take('-');
@@ -57,7 +59,8 @@ class Scanner {
       if ((next >= '0' && next <= '9') || next == '.' || next == 'e' || next == 'E') return false;
     }
     const auto [end, ec] = std::from_chars(text_.data() + start, text_.data() + pos_, *out);
-    return ec == std::errc() && end == text_.data() + pos_;
+    return ec == std::errc() && end == text_.data() + pos_ && *out <= kMaxExact &&
+           *out >= -kMaxExact;
   }
 
  private:
@@ -65,7 +68,10 @@ class Scanner {
   std::size_t pos_ = 0;
 };
 
+// As the general path: a Decision's texts reach the codec through capnp::Text's
+// conversion from std::string, which ends them at a NUL byte.
 void AppendString(std::string_view s, std::string& out) {
+  s = s.substr(0, s.find('\0'));
   for (char c : s) {
     if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
       out += replay::JsonString(s);  // the general path's escaping

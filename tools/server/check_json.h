@@ -4,11 +4,11 @@
 // - TryDecodeCheckBody accepts only bodies for which DecodeRequest (wire_json.h) gives
 //   the very same CheckToken request: one flat object whose keys are among token,
 //   org_id, ip and time_us, each at most once; strings of printable ASCII without
-//   escapes; time_us a plain whole number of at most 15 digits. Anything else (escapes,
+//   escapes; time_us a plain whole number within ±2^53. Anything else (escapes,
 //   other bytes, null, unknown keys, nesting, malformed JSON, …) is "not mine": the
 //   caller takes the general path, so every error answer still comes from there.
 // - AppendDecisionJson writes the bytes that EncodeResponseBody writes for a Response
-//   whose body is that Decision.
+//   whose body is that Decision, set as Service sets it (texts end at a NUL byte).
 // tests/server/check_json_test.cc holds both to the general path, on chosen and random
 // inputs; so does the wire_json fuzz target.
 //
