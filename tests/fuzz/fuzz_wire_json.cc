@@ -8,6 +8,10 @@
 // back to JSON that decodes to the same request (the same JSON again), so that nothing
 // is accepted that the server would then misread or fail to answer with. And any bytes
 // (the whole input) as a text field encode to JSON that decodes back to the same bytes.
+// The fast path of POST /v1/check (check_json.h) agrees with the general one: a body
+// its decoder takes (the whole input, and the JSON after the first line) decodes to the
+// same request through DecodeRequest, and a Decision made of the input encodes to the
+// same bytes.
 #include <capnp/dynamic.h>
 #include <capnp/message.h>
 #include <capnp/schema.h>
@@ -19,6 +23,7 @@
 
 #include "schema/wire.capnp.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tools/server/check_json.h"
 #include "tools/server/wire_json.h"
 
 namespace {
@@ -62,13 +67,71 @@ void CheckTextRoundTrip(std::string_view text) {
   FUZZ_CHECK(std::string_view(token.cStr(), token.size()) == text);
 }
 
+// The fast decoder of POST /v1/check (check_json.h): a body it takes decodes through
+// DecodeRequest, to the same request.
+void CheckFastCheckDecoder(std::string_view json) {
+  authledger::server::CheckBody fast;
+  if (!authledger::server::TryDecodeCheckBody(json, &fast)) return;
+  capnp::MallocMessageBuilder message;
+  auto check = message.initRoot<authledger::wire::Request>().getBody().initCheckToken();
+  authledger::Status decoded = DecodeRequest(json, {}, capnp::toDynamic(check));
+  if (!decoded.ok()) {
+    std::fprintf(stderr, "the fast decoder takes a body the general one refuses: %s\n",
+                 decoded.ToString().c_str());
+  }
+  FUZZ_CHECK(decoded.ok());
+  auto r = check.asReader();
+  auto same = [](capnp::Text::Reader text, std::string_view view) {
+    return std::string_view(text.cStr(), text.size()) == view;
+  };
+  FUZZ_CHECK(same(r.getToken(), fast.token));
+  FUZZ_CHECK(same(r.getOrgId(), fast.org_id));
+  FUZZ_CHECK(same(r.getIp(), fast.ip));
+  FUZZ_CHECK(r.getTimeUs() == fast.time_us);
+}
+
+// The fast encoder of a check's Decision (check_json.h) against the general one, for a
+// Decision made of `input`: its lines as the texts, its first bytes as the revision.
+void CheckFastDecisionEncoder(std::string_view input) {
+  authledger::Decision d;
+  std::string* texts[] = {&d.reason, &d.rule, &d.token_prefix, &d.user_id, &d.org_id};
+  std::string_view rest = input;
+  for (std::string* text : texts) {
+    const std::size_t eol = rest.find('\n');
+    *text = std::string(rest.substr(0, eol));
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+  }
+  d.allowed = !input.empty() && (input[0] & 1) != 0;
+  for (std::size_t i = 0; i < 8 && i < input.size(); ++i) {
+    d.revision = (d.revision << 8) | static_cast<unsigned char>(input[i]);
+  }
+  capnp::MallocMessageBuilder message;
+  auto response = message.initRoot<authledger::wire::Response>();
+  auto out = response.getBody().initDecision();
+  out.setAllowed(d.allowed);
+  out.setReason(d.reason);
+  out.setRule(d.rule);
+  out.setTokenPrefix(d.token_prefix);
+  out.setUserId(d.user_id);
+  out.setOrgId(d.org_id);
+  out.setRevision(d.revision);
+  const std::string general = authledger::server::EncodeResponseBody(response.asReader());
+  std::string fast;
+  authledger::server::AppendDecisionJson(d, fast);
+  if (fast != general) std::fprintf(stderr, "fast %s\ngeneral %s\n", fast.c_str(), general.c_str());
+  FUZZ_CHECK(fast == general);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   CheckTextRoundTrip(input);
+  CheckFastCheckDecoder(input);
+  CheckFastDecisionEncoder(input);
   const std::size_t eol = input.find('\n');
   if (eol == std::string_view::npos) return 0;
+  CheckFastCheckDecoder(input.substr(eol + 1));
   const std::string_view line = input.substr(0, eol);
   const std::size_t space = line.find(' ');
   const std::string member(line.substr(0, space));

@@ -8,7 +8,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -16,6 +16,7 @@
 #include <boost/beast.hpp>
 #include <chrono>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,8 +171,9 @@ class ServerTest : public ::testing::Test {
       if (slow->load()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
       return kStartUs;
     };
-    auto logger = std::make_shared<spdlog::logger>("server-test",
-                                                   std::make_shared<spdlog::sinks::null_sink_mt>());
+    options.access_log = access_log_;
+    auto logger = std::make_shared<spdlog::logger>(
+        "server-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_));
     auto server =
         HttpServer::Start(std::move(engine).value(), std::move(keys).value(), options, logger);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -195,6 +197,8 @@ class ServerTest : public ::testing::Test {
   BinaryClient ConnectBinary() { return BinaryClient(server_->binary_port()); }
 
   std::chrono::milliseconds io_timeout_{5000};
+  bool access_log_ = false;  // ServerOptions::access_log of the next StartServer
+  std::ostringstream log_;   // what the server logs at info level and above
   testing::TempDir dir_;
   std::shared_ptr<std::atomic<bool>> slow_clock_ = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<HttpServer> server_;

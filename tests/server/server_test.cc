@@ -202,6 +202,27 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitGet503) {
   EXPECT_EQ(a.Send(http::verb::get, "/healthz").result_int(), 200u);
 }
 
+TEST_F(ServerTest, RequestsAreLoggedOnlyWithTheAccessLog) {
+  Client quiet = Connect();
+  EXPECT_EQ(quiet.Send(http::verb::get, "/healthz").result_int(), 200u);
+  server_->Stop();
+  EXPECT_NE(log_.str().find("listening on"), std::string::npos) << log_.str();
+  EXPECT_EQ(log_.str().find("route="), std::string::npos) << log_.str();
+
+  server_.reset();
+  access_log_ = true;
+  StartServer();
+  Client logged = Connect();
+  EXPECT_EQ(logged.Send(http::verb::get, "/healthz").result_int(), 200u);
+  EXPECT_EQ(logged.Send(http::verb::post, "/v1/check", "wrong-key", "{}").result_int(), 401u);
+  server_->Stop();
+  EXPECT_NE(log_.str().find("method=GET route=/healthz status=200"), std::string::npos)
+      << log_.str();
+  EXPECT_NE(log_.str().find("method=POST route=/v1/check status=401"), std::string::npos)
+      << log_.str();
+  EXPECT_EQ(log_.str().find("wrong-key"), std::string::npos) << "a key was logged";
+}
+
 TEST_F(ServerTest, StopLetsARequestInFlightFinish) {
   const std::string secret = AliceSession();
   Client idle = Connect();

@@ -3,7 +3,7 @@
 //
 //   server_bench [--tokens N] [--orgs M] [--seconds S] [--binary-connections C]
 //                [--window W] [--http-connections C] [--command-connections C]
-//                [--idle K] [--server-log info|off] [--dir D]
+//                [--idle K] [--server-log info|off] [--access-log on|off] [--dir D]
 //       Fills D through the engine's own commands (M organizations, N/10 users each with
 //       a password session and 10 personal tokens), measures CheckToken in this process,
 //       closes the engine and serves D from a child process (`serve`, below), then
@@ -13,10 +13,12 @@
 //       each answer durable); the server's RSS with K idle HTTP, then K idle binary
 //       connections. Prints one `row` line per figure (the key, then the value).
 //   server_bench serve --dir D --keys F [--listen A] [--populate --tokens N --orgs M
-//                      --secrets FILE] [--server-log info|off]
-//       The server alone, as `authledger serve` runs it; prints "ports HTTP BINARY" and
-//       serves until SIGTERM. With --populate it first fills the (empty) D and writes one
-//       "secret org_id" line per token to FILE (for wrk; see run_server_bench.sh).
+//                      --secrets FILE] [--server-log info|off] [--access-log on|off]
+//       The server alone, as `authledger serve` runs it (--access-log on: as
+//       `authledger serve --access-log`, a log line per HTTP request); prints
+//       "ports HTTP BINARY" and serves until SIGTERM. With --populate it first fills the
+//       (empty) D and writes one "secret org_id" line per token to FILE (for wrk; see
+//       run_server_bench.sh).
 //
 // Why a child process: its RSS and CPU time are the server's alone (read from /proc),
 // client and server do not share an allocator, `perf record -p` can watch the server
@@ -263,9 +265,14 @@ int RunServe(const Flags& flags) {
   options.listen = flags.Get("listen", "127.0.0.1:0");
   options.binary_listen = flags.Get("binary-listen", "127.0.0.1:0");
   auto logger = ServerLogger(flags.Get("server-log", "info"));
+  const std::string access_log = flags.Get("access-log", "off");
+  options.access_log = access_log == "on";
   Status args = !tokens.ok() ? tokens.status() : !orgs.ok() ? orgs.status() : RequireAllRead(flags);
   if (args.ok() && (dir.empty() || keys_file.empty())) {
     args = Status::InvalidArgument("bad_flag", "serve needs --dir and --keys");
+  }
+  if (args.ok() && access_log != "on" && access_log != "off") {
+    args = Status::InvalidArgument("bad_flag", "--access-log is on or off");
   }
   if (!args.ok()) {
     std::fprintf(stderr, "server_bench serve: %s\n", Fail(args).c_str());
@@ -813,6 +820,7 @@ int RunBench(const Flags& flags) {
   auto command_connections = flags.GetU64("command-connections", 64);
   auto idle = flags.GetU64("idle", 10000);
   const std::string log_level = flags.Get("server-log", "info");
+  const std::string access_log = flags.Get("access-log", "off");
   const bool keep = flags.Has("keep") && flags.Get("keep", "").empty();
   std::string dir = flags.Get("dir", "");
   for (const Status& s : {tokens.status(), orgs.status(), seconds.status(),
@@ -887,8 +895,9 @@ int RunBench(const Flags& flags) {
     }
     close(fd);
   }
-  auto child = SpawnServer(
-      {"server_bench", "serve", "--dir", dir, "--keys", keys, "--server-log", log_level}, log);
+  auto child = SpawnServer({"server_bench", "serve", "--dir", dir, "--keys", keys, "--server-log",
+                            log_level, "--access-log", access_log},
+                           log);
   if (!child.ok()) {
     std::fprintf(stderr, "server_bench: %s\n", Fail(child.status()).c_str());
     return 1;

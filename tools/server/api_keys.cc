@@ -1,18 +1,24 @@
 #include "tools/server/api_keys.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+
+#include "storage/hash.h"
 
 namespace authledger::server {
 namespace {
 
+// storage's SHA-256, which allocates nothing and looks nothing up: OpenSSL 3's one-shot
+// SHA256() fetches the algorithm on every call, about 4 % of the server's CPU per HTTP
+// check when every request was hashed through it.
 std::array<unsigned char, 32> Sha256(std::string_view text) {
-  std::array<unsigned char, 32> out{};
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out.data());
+  const storage::Hash digest = storage::Sha256(text);
+  std::array<unsigned char, 32> out;
+  std::copy(digest.begin(), digest.end(), out.begin());
   return out;
 }
 

@@ -57,6 +57,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "tools/server/api_keys.h"
@@ -78,21 +79,30 @@ struct ApiRequest {
 
 struct ApiResponse {
   unsigned status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // a literal (static storage)
   std::string body;
   std::string route;  // the route's pattern, for logs and metrics; never holds a secret
 };
 
 class Dispatcher {
  public:
-  explicit Dispatcher(Service& service);
+  // With `fast_check` false, POST /v1/check takes the general path only: the reference
+  // its fast path (TryFastCheck) is tested against.
+  explicit Dispatcher(Service& service, bool fast_check = true);
 
   ApiResponse Handle(const ApiRequest& request);
   // Whether the route of (method, target) may wait for the disk (Service::Blocking).
   static bool Blocking(std::string_view method, std::string_view target);
 
  private:
+  // The key of the request's `Authorization: Bearer <key>`, or nullptr.
+  const ApiKey* KeyOf(const ApiRequest& request) const;
+  // POST /v1/check without the dynamic codec (check_json.h), when its body has the usual
+  // shape and the answer is a Decision; nullopt, with nothing done, otherwise.
+  std::optional<ApiResponse> TryFastCheck(const ApiRequest& request);
+
   Service& service_;
+  const bool fast_check_;
 };
 
 // {"reason": reason, "message": message} with `status`.

@@ -14,6 +14,7 @@
 
 #include "tools/server/dispatch.h"
 #include "tools/server/frame_protocol.h"
+#include "tools/server/http_response.h"
 #include "tools/server/http_server.h"
 #include "tools/server/service.h"
 
@@ -55,23 +56,21 @@ Result<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<std::uint16_t>(port));
 }
 
+constexpr auto kNoDeadline = std::chrono::steady_clock::time_point::max();
+
 // One connection. Every member is touched only on the connection's strand.
 struct Session {
-  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  explicit Session(tcp::socket socket)
+      : stream(std::move(socket)), watchdog(stream.get_executor()) {}
   beast::tcp_stream stream;
   bool reading = false;  // waiting for a request (idle): may be closed at shutdown
+  // HTTP reads and writes go to the socket itself, under one deadline per connection
+  // that only moves (Serve and Watchdog), rather than under the stream's timer, which
+  // is set and cancelled around every read and write.
+  asio::steady_timer watchdog;
+  std::chrono::steady_clock::time_point deadline = kNoDeadline;
+  bool done = false;  // Serve has finished: the watchdog stops
 };
-
-http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned version,
-                                               bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, "authledger");
-  res.set(http::field::content_type, r.content_type);
-  res.keep_alive(keep_alive);
-  res.body() = r.body;
-  res.prepare_payload();
-  return res;
-}
 
 }  // namespace
 
@@ -168,34 +167,64 @@ struct HttpServer::Impl {
       co_await asio::async_write(stream, asio::buffer(out),
                                  asio::redirect_error(asio::use_awaitable, ec));
     } else {
-      auto res = MakeResponse(ErrorResponse(503, "too_many_connections", "try again later"), 11,
-                              /*keep_alive=*/false);
-      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      std::string out;
+      AppendHttpResponse(ErrorResponse(503, "too_many_connections", "try again later"), 11,
+                         /*keep_alive=*/false, out);
+      co_await asio::async_write(stream, asio::buffer(out),
+                                 asio::redirect_error(asio::use_awaitable, ec));
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.close();
     logger->warn("connection refused: limit of {} reached", options.max_connections);
   }
 
+  // Closes the HTTP connection once its deadline has passed; wakes at the deadline it
+  // saw, and sleeps again if the deadline has moved since. A read or write in progress
+  // then fails and Serve ends.
+  asio::awaitable<void> Watchdog(std::shared_ptr<Session> s) {
+    beast::error_code ec;
+    while (!s->done) {
+      s->watchdog.expires_at(s->deadline);
+      co_await s->watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!s->done && s->deadline <= std::chrono::steady_clock::now()) {
+        s->stream.socket().close(ec);
+        break;
+      }
+    }
+  }
+
   asio::awaitable<void> Serve(std::shared_ptr<Session> s, std::uint64_t id) {
     beast::error_code ec;
     const std::string peer_ip = s->stream.socket().remote_endpoint(ec).address().to_string();
+    auto& socket = s->stream.socket();
+    // The next read or write must be over within io_timeout.
+    auto set_deadline = [&] {
+      const bool unset = s->deadline == kNoDeadline;
+      s->deadline = std::chrono::steady_clock::now() + options.io_timeout;
+      if (unset) s->watchdog.cancel();  // asleep until kNoDeadline: re-arm it
+    };
+    asio::co_spawn(s->stream.get_executor(), Watchdog(s), asio::detached);
     beast::flat_buffer buffer;
+    // Kept from one request to the next, so that their strings keep their capacity.
+    ApiRequest request;
+    request.peer_ip = peer_ip;
+    const auto access_level = options.access_log ? spdlog::level::info : spdlog::level::debug;
+    std::string out;
     try {
       while (!stopping) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(kMaxHeaderBytes);
         parser.body_limit(options.max_body_bytes);
-        s->stream.expires_after(options.io_timeout);
+        set_deadline();
         s->reading = true;
-        co_await http::async_read(s->stream, buffer, parser,
+        co_await http::async_read(socket, buffer, parser,
                                   asio::redirect_error(asio::use_awaitable, ec));
         s->reading = false;
         const auto start = std::chrono::steady_clock::now();
         ApiResponse r;
         unsigned version = 11;
         bool keep_alive = false;
-        std::string method = "-";
+        std::string_view method = "-";
         if (ec == http::error::body_limit) {
           r = ErrorResponse(
               413, "body_too_large",
@@ -212,17 +241,18 @@ struct HttpServer::Impl {
           auto& req = parser.get();
           version = req.version();
           keep_alive = req.keep_alive();
-          method = std::string(req.method_string());
-          ApiRequest request;
-          request.method = method;
-          request.target = std::string(req.target());
-          request.authorization = std::string(req[http::field::authorization]);
-          request.body = std::move(req.body());
-          request.peer_ip = peer_ip;
-          request.on_behalf_of = std::string(req["X-On-Behalf-Of"]);
+          auto assign = [](std::string& to, beast::string_view from) {
+            to.assign(from.data(), from.size());
+          };
+          assign(request.method, req.method_string());
+          method = request.method;
+          assign(request.target, req.target());
+          assign(request.authorization, req[http::field::authorization]);
+          request.body.swap(req.body());
+          assign(request.on_behalf_of, req["X-On-Behalf-Of"]);
           request.as_admin = req["X-As-Admin"] == "true";
-          request.client_ip = std::string(req["X-Client-IP"]);
-          request.request_id = std::string(req["X-Request-Id"]);
+          assign(request.client_ip, req["X-Client-IP"]);
+          assign(request.request_id, req["X-Request-Id"]);
           auto handle = [&] {
             try {
               r = dispatcher->Handle(request);
@@ -232,6 +262,7 @@ struct HttpServer::Impl {
             }
           };
           if (Dispatcher::Blocking(request.method, request.target)) {
+            s->deadline = kNoDeadline;  // no deadline while the server works
             co_await OffThread(handle);
           } else {
             handle();
@@ -239,19 +270,25 @@ struct HttpServer::Impl {
         }
         keep_alive = keep_alive && !stopping;  // checked after the work: Stop may have begun
         if (r.route.empty()) r.route = "-";
-        auto res = MakeResponse(r, version, keep_alive);
-        s->stream.expires_after(options.io_timeout);
-        co_await http::async_write(s->stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - start);
+        out.clear();
+        AppendHttpResponse(r, version, keep_alive, out);
+        set_deadline();
+        co_await asio::async_write(socket, asio::buffer(out),
+                                   asio::redirect_error(asio::use_awaitable, ec));
         // Never the target's query, a header or a body: they may hold secrets.
-        logger->info("http peer={} method={} route={} status={} latency_us={}", peer_ip, method,
-                     r.route, r.status, latency.count());
+        if (logger->should_log(access_level)) {
+          const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - start);
+          logger->log(access_level, "http peer={} method={} route={} status={} latency_us={}",
+                      peer_ip, method, r.route, r.status, latency.count());
+        }
         if (ec || !keep_alive) break;
       }
     } catch (const std::exception& e) {
       logger->error("connection failed: {}", e.what());
     }
+    s->done = true;
+    s->watchdog.cancel();
     s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     s->stream.close();
     std::lock_guard lock(mu);

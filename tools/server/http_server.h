@@ -50,7 +50,10 @@ struct ServerOptions {
   std::chrono::milliseconds io_timeout{30000};      // per read or write
   std::chrono::milliseconds shutdown_grace{10000};  // for requests in flight at Stop
   bool handle_signals = false;                      // SIGINT/SIGTERM → Stop (Wait returns)
-  std::function<std::int64_t()> clock;              // µs since the epoch; default system
+  // The access log: one line per HTTP request (peer, method, route, status, latency)
+  // at info level when true, at debug level (not shown by an info logger) when false.
+  bool access_log = false;
+  std::function<std::int64_t()> clock;  // µs since the epoch; default system
 };
 
 class HttpServer {

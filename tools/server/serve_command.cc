@@ -144,6 +144,9 @@ void AddServeCommand(CLI::App& app, cli::CommandIo io, int* exit_code) {
   cmd->add_option("--max-connections", args->options.max_connections,
                   "Connections at once, both ports together")
       ->capture_default_str();
+  cmd->add_flag("--access-log", args->options.access_log,
+                "Log one line per HTTP request (peer, method, route, status, latency) at info "
+                "level; without it those lines are at debug level and not written");
   cmd->add_option("--log-format", args->log_format, "Log lines as text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

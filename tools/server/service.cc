@@ -18,6 +18,8 @@ constexpr unsigned kBackend = 1u << static_cast<unsigned>(Role::kBackend);
 constexpr unsigned kAdmin = 1u << static_cast<unsigned>(Role::kAdmin);
 constexpr unsigned kAuditor = 1u << static_cast<unsigned>(Role::kAuditor);
 constexpr std::uint32_t kMaxEventsPerPage = 1000;
+// Who may check tokens (RolesFor, and TryCheckToken's fast path).
+constexpr unsigned kCheckRoles = kBackend | kAdmin;
 
 unsigned HttpStatusOf(const Status& s) {
   switch (s.code()) {
@@ -51,6 +53,7 @@ unsigned RolesFor(wire::Request::Reader request) {
     case Which::HEALTH:
       return 0;
     case Which::CHECK_TOKEN:
+      return kCheckRoles;
     case Which::CAN_CREATE_PERSONAL_TOKEN:
     case Which::EXPLAIN:
     case Which::REGISTER_USER:
@@ -616,10 +619,10 @@ unsigned Service::Dispatch(Call& call) {
       }
       auto t = r.getToken();
       auto o = r.getOrgId();
-      Decision d = engine_.CheckToken(std::string_view(t.cStr(), t.size()),
-                                      std::string_view(o.cStr(), o.size()),
-                                      context(r.getIp(), r.getTimeUs()));
-      metrics_.CountCheck(d.allowed, d.reason);
+      auto ip = r.getIp();
+      const Decision d =
+          CheckToken(std::string_view(t.cStr(), t.size()), std::string_view(o.cStr(), o.size()),
+                     std::string_view(ip.cStr(), ip.size()), r.getTimeUs());
       SetDecision(response.getBody().initDecision(), d);
       return 200;
     }
@@ -696,6 +699,28 @@ unsigned Service::Dispatch(Call& call) {
   }
   return SetError(response, 400, "unknown_request",
                   "this server does not know the request (a newer client?)");
+}
+
+Decision Service::CheckToken(std::string_view token, std::string_view org_id, std::string_view ip,
+                             std::int64_t time_us) {
+  CheckContext ctx;
+  ctx.time_us = time_us != 0 ? time_us : clock_();
+  ctx.ip = ip;
+  Decision d = engine_.CheckToken(token, org_id, ctx);
+  metrics_.CountCheck(d.allowed, d.reason);
+  return d;
+}
+
+std::optional<Decision> Service::TryCheckToken(const Caller& caller, std::string_view token,
+                                               std::string_view org_id, std::string_view ip,
+                                               std::int64_t time_us) {
+  // As Handle: the roles RolesFor gives CHECK_TOKEN, then what Dispatch requires.
+  if (caller.key == nullptr ||
+      (kCheckRoles & (1u << static_cast<unsigned>(caller.key->role))) == 0) {
+    return std::nullopt;
+  }
+  if (token.empty() || org_id.empty()) return std::nullopt;
+  return CheckToken(token, org_id, ip, time_us);
 }
 
 bool Service::Blocking(Which which) {

@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 #include <kj/exception.h>
 
+#include <charconv>
 #include <cmath>
 #include <optional>
 
@@ -248,16 +249,9 @@ void WriteJson(capnp::JsonValue::Reader value, std::string& out) {
     case capnp::JsonValue::BOOLEAN:
       out += value.getBoolean() ? "true" : "false";
       return;
-    case capnp::JsonValue::NUMBER: {
-      const double n = value.getNumber();
-      if (std::isfinite(n) && std::trunc(n) == n && std::fabs(n) <= kMaxExact) {
-        out += std::to_string(static_cast<std::int64_t>(n));
-      } else {
-        kj::String text = Codec().encodeRaw(value);
-        out.append(text.cStr(), text.size());
-      }
+    case capnp::JsonValue::NUMBER:
+      AppendJsonNumber(value.getNumber(), out);
       return;
-    }
     case capnp::JsonValue::STRING: {
       auto text = value.getString();
       out += replay::JsonString(std::string_view(text.cStr(), text.size()));
@@ -296,6 +290,20 @@ void WriteJson(capnp::JsonValue::Reader value, std::string& out) {
 }
 
 }  // namespace
+
+void AppendJsonNumber(double n, std::string& out) {
+  if (std::isfinite(n) && std::trunc(n) == n && std::fabs(n) <= kMaxExact) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), static_cast<std::int64_t>(n));
+    out.append(digits, end.ptr);
+    return;
+  }
+  capnp::MallocMessageBuilder scratch(kScratchWords);
+  auto value = scratch.initRoot<capnp::JsonValue>();
+  value.setNumber(n);
+  kj::String text = Codec().encodeRaw(value);
+  out.append(text.cStr(), text.size());
+}
 
 Status InvalidRequest(std::string_view message) {
   return Status::InvalidArgument("invalid_request", message);

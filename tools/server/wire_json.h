@@ -48,6 +48,10 @@ std::string EncodeJson(capnp::DynamicStruct::Reader value);
 // Fills `out` from one event as `export` writes it (the event codec's conventions).
 Status DecodeEventJson(std::string_view json, schema::Envelope::Builder out);
 
+// Appends a number as the JSON of this file writes it: whole numbers within ±2^53 as
+// integers, others as Cap'n Proto's codec writes them.
+void AppendJsonNumber(double value, std::string& out);
+
 // The JSON of a Response's body member (e.g. the Decision of a check, or the Error).
 std::string EncodeResponseBody(wire::Response::Reader response);
 
