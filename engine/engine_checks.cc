@@ -107,7 +107,7 @@ std::uint64_t EngineImpl::revision() const {
 Status EngineImpl::health() const { return log_->health(); }
 
 State EngineImpl::PublishedState() const {
-  std::shared_lock lock(state_mu_);
+  LongReadLock lock(state_mu_);
   return published_;
 }
 
@@ -129,7 +129,7 @@ Status EngineImpl::WriteSnapshot() {
   RecordVector room = PrefaultedRecords(tokens + tokens / 64 + 4096);
   PreparedSnapshot snapshot;
   {
-    std::shared_lock lock(state_mu_);
+    LongReadLock lock(state_mu_);
     snapshot = {published_.revision,
                 CopyForSnapshot(published_, kSnapshotChunkRecords, std::move(room))};
   }

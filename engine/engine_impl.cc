@@ -198,7 +198,7 @@ Result<EngineImpl::Submitted> EngineImpl::Submit(const Actor& actor, const Comma
   ctx.actor = actor;
   Result<Decided> decided = Status::Unavailable("not_decided", "");
   {
-    std::shared_lock state_lock(state_mu_);
+    LongReadLock state_lock(state_mu_);
     decided = Decide(published_, command, ctx);
     if (decided.ok() && inspect) inspect(published_, *decided, ctx);
   }
@@ -405,7 +405,7 @@ Result<PolicyChange> EngineImpl::DryRunPolicy(const Actor& actor, const std::str
   ctx.now_us = std::max(Now(), log_->last_time_us());
   ctx.next_seq = log_->next_seq();
   ctx.actor = actor;
-  std::shared_lock state_lock(state_mu_);
+  LongReadLock state_lock(state_mu_);
   auto decided = Decide(published_, UpdatePolicyCmd{org_id, update}, ctx);
   if (!decided.ok()) return decided.status();
   PolicyChange change;

@@ -35,6 +35,7 @@
 
 #include "engine/commands.h"
 #include "engine/decide.h"
+#include "engine/read_mostly_mutex.h"
 #include "engine/state.h"
 #include "engine/state_store.h"
 #include "storage/event_log.h"
@@ -162,7 +163,9 @@ class EngineImpl final : public Engine {
   std::unordered_map<std::string, int> pending_writes_;
   std::size_t pending_batches_ = 0;
 
-  mutable std::shared_mutex state_mu_;
+  // Checks and other short reads are std::shared_lock; reads that may take long (a
+  // snapshot's copy, Decide, a dry run) are LongReadLock.
+  mutable ReadMostlyMutex state_mu_;
   State published_;  // guarded by state_mu_; written by the log's writer thread
   std::atomic<std::uint64_t> published_revision_{0};  // published_.revision, lock-free
 
