@@ -15,7 +15,7 @@ namespace authledger::internal {
 namespace {
 
 // Events handed from the reader to the fold, each with its EvolveLookupHash (computed
-// by the reader, which has time to spare: the fold is the slower of the two).
+// by the reader, off the folding thread).
 struct Batch {
   std::vector<storage::DecodedEvent> events;
   std::vector<std::uint64_t> lookup_hashes;

@@ -4,13 +4,13 @@
 //
 // A long range is read and decoded on a second thread, a bounded queue of event batches
 // ahead of the fold: reading plus decoding and folding cost about the same per event, so
-// with two cores the fold takes about as long as the scan alone. The result does not
-// depend on it. Events are folded in seq order on the calling thread, which also calls
-// `after_each`; the status is the one a fold on one thread returns: the scan's error
-// (same code, reason and message naming the same seq) once every event before the bad
-// one is folded, or OK if `after_each` stopped the fold first, whatever the reader met
-// past that point. Within a batch, the fold prefetches the token records that the next
-// events touch (see PrefetchForEvolve).
+// with a core for each, the fold takes about as long as the slower of the two. The
+// result does not depend on it. Events are folded in seq order on the calling thread,
+// which also calls `after_each`; the status is the one a fold on one thread returns:
+// the scan's error (same code, reason and message naming the same seq) once every event
+// before the bad one is folded, or OK if `after_each` stopped the fold first, whatever
+// the reader met past that point. Within a batch, the fold prefetches the token records
+// that the next events touch (see PrefetchForEvolve).
 //
 // Thread-safety: a function of its arguments. `state` belongs to the call until it
 // returns; `log` is used through its thread-safe API, from two threads at once.
