@@ -344,4 +344,25 @@ void Evolve(State& s, schema::Envelope::Reader envelope) {
   }
 }
 
+std::uint64_t EvolveLookupHash(schema::Envelope::Reader envelope) {
+  using E = schema::Envelope::Event;
+  auto event = envelope.getEvent();
+  capnp::Text::Reader prefix;
+  switch (event.which()) {
+    case E::TOKEN_USED:
+      prefix = event.getTokenUsed().getTokenPrefix();
+      break;
+    case E::TOKEN_REVOKED:
+      prefix = event.getTokenRevoked().getTokenPrefix();
+      break;
+    case E::TOKEN_CREATED:
+      prefix = event.getTokenCreated().getTokenPrefix();
+      break;
+    default:
+      return 0;
+  }
+  const PrefixKey key(View(prefix));
+  return key.valid() ? key.Hash() : 0;
+}
+
 }  // namespace authledger::internal

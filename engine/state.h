@@ -169,6 +169,25 @@ std::string EmailDomain(std::string_view email);
 // version) only advance the revision.
 void Evolve(State& state, schema::Envelope::Reader event);
 
+// Prefetching for a fold of many events, whose cache misses then overlap: most events
+// are token uses, each touching a token record at a random place among them all.
+// EvolveLookupHash tells, from the event alone (so on any thread), the hash of the token
+// prefix Evolve will look up (PrefixKey::Hash), or 0 if none; a fold calls
+// PrefetchForEvolve with it a few events ahead, kSlot before kRecord. Only hints: they
+// change nothing (a hash that is 0 by chance merely goes without). Always inlined, as
+// TokenTable's prefetches are (see there).
+std::uint64_t EvolveLookupHash(schema::Envelope::Reader event);
+enum class PrefetchStage { kSlot, kRecord };
+[[gnu::always_inline]] inline void PrefetchForEvolve(const State& state, std::uint64_t lookup_hash,
+                                                     PrefetchStage stage) {
+  if (lookup_hash == 0) return;
+  if (stage == PrefetchStage::kSlot) {
+    state.tokens.PrefetchSlot(lookup_hash);
+  } else {
+    state.tokens.PrefetchRecord(lookup_hash);
+  }
+}
+
 AuthenticationPolicy PolicyFromSchema(schema::AuthenticationPolicy::Reader p);
 void PolicyToSchema(const AuthenticationPolicy& p, schema::AuthenticationPolicy::Builder out);
 

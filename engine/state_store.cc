@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 
+#include "engine/fold.h"
 #include "engine/snapshot.h"
 
 namespace authledger::internal {
@@ -62,15 +63,9 @@ Result<LoadedState> LoadState(const storage::EventLog& log, std::uint64_t seq, b
     if (!fall_back || at == 0) break;
     at_most = at - 1;
   }
-  if (loaded.state.revision < seq) {
-    auto fold = [&](const storage::DecodedEvent& e) {
-      Evolve(loaded.state, e.envelope());
-      return true;
-    };
-    const std::uint64_t from = loaded.state.revision + 1;
-    Status folded = verify_folded ? log.ScanVerified(from, seq, fold) : log.Scan(from, seq, fold);
-    if (!folded.ok()) return folded;
-  }
+  FoldOptions fold;
+  fold.verified = verify_folded;
+  if (Status folded = FoldLog(log, seq, loaded.state, fold); !folded.ok()) return folded;
   return loaded;
 }
 

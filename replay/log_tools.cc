@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 
+#include "engine/fold.h"
 #include "engine/log_checkpoint.h"
 #include "engine/state.h"
 #include "engine/state_store.h"
@@ -581,11 +582,12 @@ Result<VerifyReport> VerifyLog(const std::string& data_dir, const VerifyOptions&
   };
   Status scanned = Status::Ok();
   if (compare_snapshots(0)) {
-    scanned = log.Scan(1, report.size, [&](const storage::DecodedEvent& event) {
-      internal::Evolve(state, event.envelope());
+    internal::FoldOptions fold;
+    fold.after_each = [&](const storage::DecodedEvent& event) {
       if (event.seq() % kProgressEvery == 0) progress("replay", event.seq());
       return compare_snapshots(event.seq());
-    });
+    };
+    scanned = internal::FoldLog(log, report.size, state, fold);
   }
   if (!problem.ok()) {
     if (problem.code() != Status::Code::kCorruption) return problem;

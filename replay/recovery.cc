@@ -10,6 +10,7 @@
 #include <set>
 
 #include "engine/engine_impl.h"
+#include "engine/fold.h"
 #include "engine/state.h"
 #include "engine/state_store.h"
 #include "storage/event_log.h"
@@ -57,11 +58,12 @@ Result<std::vector<std::uint64_t>> MismatchedSnapshots(const std::string& dir,
     }
   };
   compare(0);
-  Status scanned = (*log)->Scan(1, seqs.back(), [&](const storage::DecodedEvent& event) {
-    internal::Evolve(state, event.envelope());
+  internal::FoldOptions fold;
+  fold.after_each = [&](const storage::DecodedEvent& event) {
     compare(event.seq());
     return true;
-  });
+  };
+  Status scanned = internal::FoldLog(**log, seqs.back(), state, fold);
   if (!scanned.ok()) return scanned;
   return bad;
 }

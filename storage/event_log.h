@@ -145,8 +145,9 @@ class EventLog {
   Result<DecodedEvent> Read(std::uint64_t seq) const;
   // Calls `visit` for each event in [first, last] ∩ [1, size()] in order, stopping
   // early if it returns false. Reads with a forward iterator, never the whole log.
-  Status Scan(std::uint64_t first, std::uint64_t last,
-              const std::function<bool(const DecodedEvent&)>& visit) const;
+  // `visit` may move the event out (keep it past the call): it is not read again.
+  using Visit = std::function<bool(DecodedEvent&)>;
+  Status Scan(std::uint64_t first, std::uint64_t last, const Visit& visit) const;
   // The first seq whose event time is ≥ time_us, or size() + 1 if none.
   Result<std::uint64_t> FirstSeqAtOrAfter(std::int64_t time_us) const;
   // Seqs of the events of `subject` in [first, last], ascending, stopping early if
@@ -178,8 +179,7 @@ class EventLog {
   // the events after its snapshot: it costs one SHA-256 per event it folds anyway.
   // Corruption "event_tampered" (naming the seq, *bad_seq receives it) or
   // "root_mismatch"; stops early (OK) when `visit` returns false.
-  Status ScanVerified(std::uint64_t first, std::uint64_t last,
-                      const std::function<bool(const DecodedEvent&)>& visit,
+  Status ScanVerified(std::uint64_t first, std::uint64_t last, const Visit& visit,
                       std::uint64_t* bad_seq = nullptr) const;
   // Re-reads every event, recomputes its leaf hash, checks it decodes canonically with
   // the right seq and non-decreasing time, and recomputes the root. Fails with

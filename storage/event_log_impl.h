@@ -213,8 +213,7 @@ struct EventLog::Impl {
   Status LoadCommittedState();
   // EventLog::Scan: the events first..last (clamped to the log), checked to be dense,
   // decodable and holding their own seq, each handed to `visit` until it returns false.
-  Status ScanEvents(std::uint64_t first, std::uint64_t last,
-                    const std::function<bool(const DecodedEvent&)>& visit) const;
+  Status ScanEvents(std::uint64_t first, std::uint64_t last, const EventLog::Visit& visit) const;
   // Reads how far the narrow subject kinds go; unless read-only, first indexes the
   // events past that (event_log_narrow.cc).
   Status LoadNarrowIndex();

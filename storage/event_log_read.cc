@@ -39,13 +39,12 @@ Result<DecodedEvent> EventLog::Read(std::uint64_t seq) const {
   return event;
 }
 
-Status EventLog::Scan(std::uint64_t first, std::uint64_t last,
-                      const std::function<bool(const DecodedEvent&)>& visit) const {
+Status EventLog::Scan(std::uint64_t first, std::uint64_t last, const Visit& visit) const {
   return impl_->ScanEvents(first, last, visit);
 }
 
 Status EventLog::Impl::ScanEvents(std::uint64_t first, std::uint64_t last,
-                                  const std::function<bool(const DecodedEvent&)>& visit) const {
+                                  const Visit& visit) const {
   first = std::max<std::uint64_t>(first, 1);
   last = std::min(last, size.load());
   if (first > last) return Status::Ok();
@@ -81,8 +80,7 @@ Status EventLog::Impl::ScanEvents(std::uint64_t first, std::uint64_t last,
   return Status::Ok();
 }
 
-Status EventLog::ScanVerified(std::uint64_t first, std::uint64_t last,
-                              const std::function<bool(const DecodedEvent&)>& visit,
+Status EventLog::ScanVerified(std::uint64_t first, std::uint64_t last, const Visit& visit,
                               std::uint64_t* bad_seq) const {
   if (bad_seq) *bad_seq = 0;
   first = std::max<std::uint64_t>(first, 1);
@@ -103,7 +101,7 @@ Status EventLog::ScanVerified(std::uint64_t first, std::uint64_t last,
   std::vector<PerfectNodeWrite> ignored;
   Status problem;
   bool stopped = false;
-  Status scanned = Scan(first, last, [&](const DecodedEvent& event) {
+  Status scanned = Scan(first, last, [&](DecodedEvent& event) {
     const std::uint64_t seq = event.seq();
     const auto expected_key = MerkleNodeKey(0, seq - 1);
     Hash leaf = LeafHash(event.bytes());

@@ -12,7 +12,8 @@
 // a build without it) is opened for writing once first, which indexes it ("RESULT
 // narrow_index": the one-time cost). Rows (all by default):
 //   census   not a timing: the log's events by type
-//   replay   events/s of Evolve over a Scan of the whole log, beside Scan + decode alone
+//   replay   events/s of the full fold from empty (internal::FoldLog), beside Scan + decode
+//            alone
 //   read     one random EventLog::Read (the unit a scoped query is made of)
 //   explain  Auditor::Explain of a random token at a random org of its owner, random seq
 //   token    Auditor::Token (the timeline with access intervals) of a random token
@@ -46,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/fold.h"
 #include "engine/rules.h"
 #include "engine/state.h"
 #include "engine/state_store.h"
@@ -866,16 +868,13 @@ Status RowReplay(Bench& b) {
     cpu = CpuSeconds();
     {
       State state;
-      s = b.log->Scan(1, b.size(), [&](const storage::DecodedEvent& e) {
-        internal::Evolve(state, e.envelope());
-        return true;
-      });
+      s = internal::FoldLog(*b.log, b.size(), state);
       if (!s.ok()) return s;
       fold_rates.push_back(n / SecondsSince(start));
       fold_cpu_rates.push_back(n / (CpuSeconds() - cpu));
     }
     std::printf(
-        "pass %llu: scan + decode %.0f events/s (%.0f per CPU s), + Evolve %.0f events/s "
+        "pass %llu: scan + decode %.0f events/s (%.0f per CPU s), fold %.0f events/s "
         "(%.0f per CPU s)\n",
         static_cast<unsigned long long>(pass + 1), scan_rates.back(), scan_cpu_rates.back(),
         fold_rates.back(), fold_cpu_rates.back());
@@ -893,8 +892,9 @@ Status RowReplay(Bench& b) {
   for (const auto& p : prefixes) found += b.last.tokens.Find(p) != internal::kNoIdx;
   const double find_ns = SecondsSince(start) * 1e9 / static_cast<double>(prefixes.size());
   std::printf(
-      "RESULT replay events=%llu passes=%zu fold_events_per_s=%.0f scan_events_per_s=%.0f "
-      "fold_events_per_cpu_s=%.0f scan_events_per_cpu_s=%.0f find_ns=%.0f found=%llu\n",
+      "RESULT replay events=%llu passes=%zu fold_events_per_s=%.0f "
+      "scan_events_per_s=%.0f fold_events_per_cpu_s=%.0f "
+      "scan_events_per_cpu_s=%.0f find_ns=%.0f found=%llu\n",
       static_cast<unsigned long long>(b.size()), fold_rates.size(), median(fold_rates),
       median(scan_rates), median(fold_cpu_rates), median(scan_cpu_rates), find_ns,
       static_cast<unsigned long long>(found));
@@ -1407,10 +1407,7 @@ int Main(int argc, char** argv) {
     // scoped rows need no snapshot, so fold the state from the events instead.
     std::printf("cannot load the snapshot at the end (%s); folding the log instead\n",
                 last.status().ToString().c_str());
-    Status folded = b.log->Scan(1, b.size(), [&](const storage::DecodedEvent& e) {
-      internal::Evolve(b.last, e.envelope());
-      return true;
-    });
+    Status folded = internal::FoldLog(*b.log, b.size(), b.last);
     if (!folded.ok()) return fail("load", folded);
   }
   for (std::size_t o = 0; o < b.last.orgs.size(); ++o) {
