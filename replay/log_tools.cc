@@ -496,6 +496,26 @@ Status CheckKeptCheckpoint(const storage::EventLog& log, const LogCheckpoint& ke
   return Status::Ok();
 }
 
+// A token's recorded uses only ever increase in seq order (Decide records no other), and
+// scoped answers fold only a token's last use (replay/scope.h). `event` has just been
+// folded into `state`: a use earlier than the token's use recorded before it is a
+// history the engine did not write, on which those answers could differ from the state.
+Status CheckUseOrder(const internal::State& state, const storage::DecodedEvent& event) {
+  auto e = event.envelope().getEvent();
+  if (!e.isTokenUsed()) return Status::Ok();
+  auto used = e.getTokenUsed();
+  const std::string_view prefix(used.getTokenPrefix().cStr(), used.getTokenPrefix().size());
+  const internal::TokenRecord* token = state.FindToken(prefix);
+  if (token == nullptr || used.getLastUsedUs() >= token->last_used_us) return Status::Ok();
+  return Status::Corruption(
+      "token_use_out_of_order",
+      "seq " + std::to_string(event.seq()) + " records a use of token " + std::string(prefix) +
+          " at " + std::to_string(used.getLastUsedUs()) + " µs, earlier than the use recorded " +
+          "before it (" + std::to_string(token->last_used_us) +
+          " µs): the engine records a token's uses only in increasing order, and scoped " +
+          "answers (explain, token timelines) rely on it");
+}
+
 }  // namespace
 
 Result<VerifyReport> VerifyLog(const std::string& data_dir, const VerifyOptions& options) {
@@ -547,7 +567,8 @@ Result<VerifyReport> VerifyLog(const std::string& data_dir, const VerifyOptions&
     ++report.checkpoints_checked;
   }
 
-  // 3. Replay from empty; at every stored snapshot, the state must be the snapshot's.
+  // 3. Replay from empty; at every stored snapshot, the state must be the snapshot's, and
+  // every token's uses must come in increasing order.
   auto seqs = log.SnapshotSeqs();
   if (!seqs.ok()) return Problem(report, seqs.status(), 0);
   internal::State state;
@@ -585,6 +606,11 @@ Result<VerifyReport> VerifyLog(const std::string& data_dir, const VerifyOptions&
     internal::FoldOptions fold;
     fold.after_each = [&](const storage::DecodedEvent& event) {
       if (event.seq() % kProgressEvery == 0) progress("replay", event.seq());
+      if (Status order = CheckUseOrder(state, event); !order.ok()) {
+        problem = std::move(order);
+        bad_seq = event.seq();
+        return false;
+      }
       return compare_snapshots(event.seq());
     };
     scanned = internal::FoldLog(log, report.size, state, fold);

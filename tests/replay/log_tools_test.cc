@@ -111,6 +111,7 @@ class LogToolsTest : public EngineTest {
     secrets_ = {session.secret, personal.secret};
     Check(personal, "acme", "10.1.2.3");
     engine_->FlushTokenUse();
+    used_prefix_ = personal.token_prefix;
     Advance(60);
     UserIn("dave", "dave@acme.com", "acme");
     Must(engine_->DeactivateUser(admin_, "acme", "dave"));
@@ -168,6 +169,7 @@ class LogToolsTest : public EngineTest {
   }
 
   std::vector<std::string> secrets_;
+  std::string used_prefix_;  // a token with a recorded use
   std::uint64_t mid_seq_ = 0;
   std::uint64_t size_ = 0;
 };
@@ -608,6 +610,47 @@ TEST_F(LogToolsTest, VerifyReportsASnapshotThatDoesNotMatchTheLog) {
   EXPECT_EQ(report.problem, "snapshot_mismatch");
   EXPECT_EQ(report.bad_seq, mid_seq_);
   EXPECT_NE(report.message.find("user 'bob'"), std::string::npos) << report.message;
+}
+
+// Scoped answers fold only a token's last use, which is its latest only if uses were
+// recorded in increasing order, as the engine records them.
+TEST_F(LogToolsTest, VerifyReportsATokenUseEarlierThanOneRecordedBeforeIt) {
+  PlayStory();
+  Close();
+  ASSERT_TRUE(Verify().ok());
+  std::uint64_t before = 0;
+  {
+    auto log = OpenLog(/*read_only=*/false);
+    ASSERT_TRUE(log);
+    before = log->size();
+    std::int64_t recorded = 0;
+    Status scanned = log->Scan(1, log->size(), [&](const storage::DecodedEvent& e) {
+      auto event = e.envelope().getEvent();
+      if (event.isTokenUsed() &&
+          std::string(event.getTokenUsed().getTokenPrefix().cStr()) == used_prefix_) {
+        recorded = event.getTokenUsed().getLastUsedUs();
+      }
+      return true;
+    });
+    ASSERT_TRUE(scanned.ok()) << scanned.ToString();
+    ASSERT_GT(recorded, 0);
+    std::vector<storage::EventDraft> batch;
+    for (std::int64_t used_us : {recorded, recorded - 1}) {  // the same time is no harm
+      auto& draft = batch.emplace_back();
+      auto envelope = draft.envelope();
+      envelope.setTimeUs(log->last_time_us());
+      envelope.initActor().setKind(schema::Actor::Kind::SYSTEM);
+      auto use = envelope.getEvent().initTokenUsed();
+      use.setTokenPrefix(used_prefix_);
+      use.setOwnerUserId("alice");
+      use.setLastUsedUs(used_us);
+    }
+    ASSERT_TRUE(log->Append(std::move(batch)).ok());
+  }
+  VerifyReport report = Verify();
+  EXPECT_EQ(report.problem, "token_use_out_of_order") << report.message;
+  EXPECT_EQ(report.bad_seq, before + 2);
+  EXPECT_NE(report.message.find(used_prefix_), std::string::npos) << report.message;
 }
 
 TEST_F(LogToolsTest, VerifyReportsASnapshotStoredUnderAnotherSeq) {

@@ -144,10 +144,11 @@ struct VerifyReport {
 };
 
 // Recomputes every leaf and the root, checks the trusted checkpoints, then replays the
-// whole log from empty and compares the rebuilt state with every stored snapshot.
-// Stops at the first problem. Fails (rather than reporting) only when the log cannot be
-// read at all: missing, not a log, an I/O error, or a checkpoint signature to check
-// without a public key ("public_key_required").
+// whole log from empty and compares the rebuilt state with every stored snapshot; the
+// replay also checks that each token's recorded uses increase ("token_use_out_of_order"
+// otherwise), which scoped answers rely on. Stops at the first problem. Fails (rather than
+// reporting) only when the log cannot be read at all: missing, not a log, an I/O error, or a
+// checkpoint signature to check without a public key ("public_key_required").
 Result<VerifyReport> VerifyLog(const std::string& data_dir, const VerifyOptions& options = {});
 // {"ok":…,"size":…,"root":"…","checkpoints_checked":…,"snapshots":[…]} and, when a
 // problem was found, "problem", "bad_seq" and "message".
