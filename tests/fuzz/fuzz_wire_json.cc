@@ -107,14 +107,7 @@ void CheckFastDecisionEncoder(std::string_view input) {
   }
   capnp::MallocMessageBuilder message;
   auto response = message.initRoot<authledger::wire::Response>();
-  auto out = response.getBody().initDecision();
-  out.setAllowed(d.allowed);
-  out.setReason(d.reason);
-  out.setRule(d.rule);
-  out.setTokenPrefix(d.token_prefix);
-  out.setUserId(d.user_id);
-  out.setOrgId(d.org_id);
-  out.setRevision(d.revision);
+  authledger::server::SetDecision(response.getBody().initDecision(), d);
   const std::string general = authledger::server::EncodeResponseBody(response.asReader());
   std::string fast;
   authledger::server::AppendDecisionJson(d, fast);

@@ -186,14 +186,7 @@ TEST(CheckJson, RandomBodiesDecodeAsTheGeneralPathDecodesThem) {
 std::string EncodeGenerally(const Decision& d) {
   capnp::MallocMessageBuilder message;
   auto response = message.initRoot<wire::Response>();
-  auto out = response.getBody().initDecision();
-  out.setAllowed(d.allowed);
-  out.setReason(d.reason);
-  out.setRule(d.rule);
-  out.setTokenPrefix(d.token_prefix);
-  out.setUserId(d.user_id);
-  out.setOrgId(d.org_id);
-  out.setRevision(d.revision);
+  SetDecision(response.getBody().initDecision(), d);
   return EncodeResponseBody(response.asReader());
 }
 

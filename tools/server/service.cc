@@ -131,16 +131,6 @@ void InitStrs(Builder&& init, const std::vector<std::string>& in) {
   SetStrs(init(static_cast<unsigned>(in.size())), in);
 }
 
-void SetDecision(wire::Decision::Builder out, const Decision& d) {
-  out.setAllowed(d.allowed);
-  out.setReason(d.reason);
-  out.setRule(d.rule);
-  out.setTokenPrefix(d.token_prefix);
-  out.setUserId(d.user_id);
-  out.setOrgId(d.org_id);
-  out.setRevision(d.revision);
-}
-
 void SetExplanation(wire::Explanation::Builder out, const Explanation& e) {
   SetDecision(out.initDecision(), e.decision);
   auto trace = out.initTrace(static_cast<unsigned>(e.trace.size()));

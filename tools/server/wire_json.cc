@@ -382,4 +382,14 @@ std::string EncodeResponseBody(wire::Response::Reader response) {
   return "{}";
 }
 
+void SetDecision(wire::Decision::Builder out, const Decision& d) {
+  out.setAllowed(d.allowed);
+  out.setReason(d.reason);
+  out.setRule(d.rule);
+  out.setTokenPrefix(d.token_prefix);
+  out.setUserId(d.user_id);
+  out.setOrgId(d.org_id);
+  out.setRevision(d.revision);
+}
+
 }  // namespace authledger::server

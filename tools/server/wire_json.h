@@ -12,6 +12,7 @@
 // number of threads at once.
 #pragma once
 
+#include <authledger/decision.h>
 #include <authledger/status.h>
 #include <capnp/dynamic.h>
 
@@ -54,5 +55,8 @@ void AppendJsonNumber(double value, std::string& out);
 
 // The JSON of a Response's body member (e.g. the Decision of a check, or the Error).
 std::string EncodeResponseBody(wire::Response::Reader response);
+
+// Fills `out` with `d` (the wire form of a check's Decision).
+void SetDecision(wire::Decision::Builder out, const Decision& d);
 
 }  // namespace authledger::server
