@@ -48,16 +48,21 @@ TEST(ReadMostlyMutex, ReadersOnEveryThreadNeverSeeAHalfDoneWriteNorStarveTheWrit
       }
     });
   }
-  for (std::uint64_t i = 1; i <= 1000; ++i) {
+  // Every reader reading before the writes begin, and at least 1000 reads during them
+  // (the writes could otherwise all be over before a reader is first scheduled).
+  while (reads.load() < readers.size()) std::this_thread::yield();
+  const std::uint64_t reads_before = reads.load();
+  std::uint64_t writes = 0;
+  while (writes < 1000 || reads.load() - reads_before < 1000) {
     std::unique_lock lock(mu);
-    pair.a = i;
-    pair.b = i;
+    ++writes;
+    pair.a = writes;
+    pair.b = writes;
   }
   done = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(torn.load(), 0u);
-  EXPECT_GT(reads.load(), 0u);
-  EXPECT_EQ(pair.a, 1000u);
+  EXPECT_EQ(pair.a, writes);
 }
 
 TEST(ReadMostlyMutex, ShortReadsGoOnWhileAWriterWaitsBehindALongRead) {
