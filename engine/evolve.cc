@@ -52,8 +52,14 @@ Idx Lookup(const Map& map, std::string_view key) {
 
 bool User::MemberOf(Idx org) const { return std::binary_search(orgs.begin(), orgs.end(), org); }
 
-Idx State::OrgIdx(std::string_view id) const { return Lookup(org_index, id); }
-Idx State::UserIdx(std::string_view id) const { return Lookup(user_index, id); }
+Idx State::OrgIdx(std::string_view id) const {
+  return org_index.Find(id, IdIndex::TagOf(id),
+                        [&](Idx i) -> std::string_view { return orgs[i].id; });
+}
+Idx State::UserIdx(std::string_view id) const {
+  return user_index.Find(id, IdIndex::TagOf(id),
+                         [&](Idx i) -> std::string_view { return users[i].id; });
+}
 
 const Organization* State::FindOrg(std::string_view id) const {
   Idx i = OrgIdx(id);
@@ -83,16 +89,20 @@ const Organization* State::ManagingOrg(const User& user) const {
 
 // Find first (no key string is built for the common case of an existing entry).
 Organization& State::OrgFor(std::string_view id) {
-  if (auto it = org_index.find(id); it != org_index.end()) return orgs[it->second];
-  org_index.emplace(std::string(id), static_cast<Idx>(orgs.size()));
+  const std::uint32_t tag = IdIndex::TagOf(id);
+  const Idx i = org_index.Find(id, tag, [&](Idx j) -> std::string_view { return orgs[j].id; });
+  if (i != kNoIdx) return orgs[i];
+  org_index.Insert(tag, static_cast<Idx>(orgs.size()));
   orgs.emplace_back();
   orgs.back().id = std::string(id);
   return orgs.back();
 }
 
 User& State::UserFor(std::string_view id) {
-  if (auto it = user_index.find(id); it != user_index.end()) return users[it->second];
-  user_index.emplace(std::string(id), static_cast<Idx>(users.size()));
+  const std::uint32_t tag = IdIndex::TagOf(id);
+  const Idx i = user_index.Find(id, tag, [&](Idx j) -> std::string_view { return users[j].id; });
+  if (i != kNoIdx) return users[i];
+  user_index.Insert(tag, static_cast<Idx>(users.size()));
   users.emplace_back();
   users.back().id = std::string(id);
   return users.back();
@@ -164,11 +174,9 @@ void PolicyToSchema(const AuthenticationPolicy& p, schema::AuthenticationPolicy:
 namespace {
 
 void AddMembership(State& s, std::string_view org_id, std::string_view user_id) {
-  s.OrgFor(org_id);
-  s.UserFor(user_id);
-  const Idx o = s.OrgIdx(org_id);
-  const Idx ui = s.UserIdx(user_id);
-  User& u = s.users[ui];
+  const Idx o = static_cast<Idx>(&s.OrgFor(org_id) - s.orgs.data());
+  User& u = s.UserFor(user_id);
+  const Idx ui = static_cast<Idx>(&u - s.users.data());
   s.orgs[o].members.insert(ui);
   auto pos = std::lower_bound(u.orgs.begin(), u.orgs.end(), o);
   if (pos == u.orgs.end() || *pos != o) u.orgs.insert(pos, o);
@@ -344,10 +352,15 @@ void Evolve(State& s, schema::Envelope::Reader envelope) {
   }
 }
 
-std::uint64_t EvolveLookupHash(schema::Envelope::Reader envelope) {
+EvolveLookup EvolveLookupOf(schema::Envelope::Reader envelope) {
   using E = schema::Envelope::Event;
   auto event = envelope.getEvent();
   capnp::Text::Reader prefix;
+  EvolveLookup lookup;
+  auto user = [&](capnp::Text::Reader id) {
+    lookup.user_tag = IdIndex::TagOf(View(id));
+    lookup.has_user = true;
+  };
   switch (event.which()) {
     case E::TOKEN_USED:
       prefix = event.getTokenUsed().getTokenPrefix();
@@ -357,12 +370,17 @@ std::uint64_t EvolveLookupHash(schema::Envelope::Reader envelope) {
       break;
     case E::TOKEN_CREATED:
       prefix = event.getTokenCreated().getTokenPrefix();
+      user(event.getTokenCreated().getOwnerUserId());
       break;
+    case E::MEMBER_ADDED:
+      user(event.getMemberAdded().getUserId());
+      return lookup;
     default:
-      return 0;
+      return lookup;
   }
   const PrefixKey key(View(prefix));
-  return key.valid() ? key.Hash() : 0;
+  if (key.valid()) lookup.token_hash = key.Hash();
+  return lookup;
 }
 
 }  // namespace authledger::internal

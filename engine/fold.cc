@@ -8,20 +8,20 @@ namespace authledger::internal {
 
 namespace {
 
-// Decoded events waiting to be folded, each with its EvolveLookupHash.
+// Decoded events waiting to be folded, each with what Evolve will look up.
 struct Batch {
   std::vector<storage::DecodedEvent> events;
-  std::vector<std::uint64_t> lookup_hashes;
+  std::vector<EvolveLookup> lookups;
 
   std::size_t size() const { return events.size(); }
   bool empty() const { return events.empty(); }
   void Add(storage::DecodedEvent& event) {
-    lookup_hashes.push_back(EvolveLookupHash(event.envelope()));
+    lookups.push_back(EvolveLookupOf(event.envelope()));
     events.push_back(std::move(event));
   }
   void Clear() {
     events.clear();
-    lookup_hashes.clear();
+    lookups.clear();
   }
 };
 
@@ -46,10 +46,10 @@ bool FoldBatch(State& state, const Batch& batch, const FoldOptions& options) {
       }
     }
     if (i + kSlotAhead < n) {
-      PrefetchForEvolve(state, batch.lookup_hashes[i + kSlotAhead], PrefetchStage::kSlot);
+      PrefetchForEvolve(state, batch.lookups[i + kSlotAhead], PrefetchStage::kSlot);
     }
     if (i + kRecordAhead < n) {
-      PrefetchForEvolve(state, batch.lookup_hashes[i + kRecordAhead], PrefetchStage::kRecord);
+      PrefetchForEvolve(state, batch.lookups[i + kRecordAhead], PrefetchStage::kRecord);
     }
     const storage::DecodedEvent& event = batch.events[i];
     Evolve(state, event.envelope());
@@ -60,7 +60,7 @@ bool FoldBatch(State& state, const Batch& batch, const FoldOptions& options) {
 
 void Reserve(Batch& batch) {
   batch.events.reserve(kBatchEvents);
-  batch.lookup_hashes.reserve(kBatchEvents);
+  batch.lookups.reserve(kBatchEvents);
 }
 
 Status ScanRange(const storage::EventLog& log, std::uint64_t first, std::uint64_t last,

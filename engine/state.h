@@ -23,54 +23,15 @@
 #include <vector>
 
 #include "engine/cidr.h"
+#include "engine/id_index.h"
 #include "engine/token_table.h"
 #include "schema/events.capnp.h"
 
 namespace authledger::internal {
 
-// Hash and equality that let unordered maps keyed by std::string be searched with a
-// std::string_view, without building a string.
-//
-// The keys are short ids (organizations, users, domains, methods), and a check hashes
-// one, often twice (the map rehashes the next node to find where a bucket ends), so the
-// hash is inline, reads 8 bytes at a time and finishes with two overlapping loads: about
-// 3 ns for an id like "org1234" against 8 ns for std::hash (libstdc++'s out-of-line
-// _Hash_bytes), 13 ns less per lookup among 10k organizations (release build, here).
-// No map of these is iterated in an order that matters (snapshots and events are written
-// from the vectors).
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    constexpr std::uint64_t kMul = 0x9ddfea08eb382d69ull;
-    auto mix = [](std::uint64_t h, std::uint64_t w) {
-      h = (h ^ w) * kMul;
-      return h ^ (h >> 47);
-    };
-    const char* p = s.data();
-    std::size_t n = s.size();
-    std::uint64_t h = (n + 1) * kMul;
-    for (; n > 8; p += 8, n -= 8) h = mix(h, Load<std::uint64_t>(p));
-    // The last 1–8 bytes, each read at least once: for a given length the loads cover
-    // every byte, so distinct tails give distinct words.
-    std::uint64_t tail = 0;
-    if (n >= 4) {
-      tail = std::uint64_t{Load<std::uint32_t>(p)} << 32 | Load<std::uint32_t>(p + n - 4);
-    } else if (n > 0) {
-      tail = std::uint64_t{static_cast<unsigned char>(p[0])} << 16 |
-             std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
-             static_cast<unsigned char>(p[n - 1]);
-    }
-    return static_cast<std::size_t>(mix(mix(h, tail), 0) * kMul);
-  }
-
- private:
-  template <typename T>
-  static T Load(const char* p) {
-    T v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-  }
-};
+// Unordered maps keyed by std::string, searched with a std::string_view without building
+// a string. No map of these is iterated in an order that matters (snapshots and events
+// are written from the vectors).
 template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
@@ -122,9 +83,9 @@ struct State {
   std::uint64_t revision = 0;  // seq of the last event folded in
   std::int64_t last_time_us = 0;
   std::vector<Organization> orgs;
-  StringMap<Idx> org_index;
+  IdIndex org_index;
   std::vector<User> users;
-  StringMap<Idx> user_index;
+  IdIndex user_index;
   std::map<std::string, IdentityProvider, std::less<>> idps;
   StringMap<Idx> domain_owner;  // domain → org index
   TokenTable tokens;
@@ -170,21 +131,35 @@ std::string EmailDomain(std::string_view email);
 void Evolve(State& state, schema::Envelope::Reader event);
 
 // Prefetching for a fold of many events, whose cache misses then overlap: most events
-// are token uses, each touching a token record at a random place among them all.
-// EvolveLookupHash tells, from the event alone (so on any thread), the hash of the token
-// prefix Evolve will look up (PrefixKey::Hash), or 0 if none; a fold calls
-// PrefetchForEvolve with it a few events ahead, kSlot before kRecord. Only hints: they
-// change nothing (a hash that is 0 by chance merely goes without). Always inlined, as
-// TokenTable's prefetches are (see there).
-std::uint64_t EvolveLookupHash(schema::Envelope::Reader event);
+// are token uses, each touching a token record at a random place among them all, and
+// token creations also find their owner among all users. EvolveLookupOf tells, from the
+// event alone, what Evolve will look up: the hash of the token prefix
+// (PrefixKey::Hash, 0 if none) and the tag of the user id (IdIndex::TagOf, if any). A
+// fold calls PrefetchForEvolve with it a few events ahead, kSlot before kRecord (the
+// slots name the records and users). Only hints: they change nothing (a hash that is 0
+// by chance merely goes without). Always inlined, as TokenTable's prefetches are (see
+// there).
+struct EvolveLookup {
+  std::uint64_t token_hash = 0;
+  std::uint32_t user_tag = 0;
+  bool has_user = false;
+};
+EvolveLookup EvolveLookupOf(schema::Envelope::Reader event);
 enum class PrefetchStage { kSlot, kRecord };
-[[gnu::always_inline]] inline void PrefetchForEvolve(const State& state, std::uint64_t lookup_hash,
+[[gnu::always_inline]] inline void PrefetchForEvolve(const State& state, const EvolveLookup& lookup,
                                                      PrefetchStage stage) {
-  if (lookup_hash == 0) return;
   if (stage == PrefetchStage::kSlot) {
-    state.tokens.PrefetchSlot(lookup_hash);
+    if (lookup.token_hash != 0) state.tokens.PrefetchSlot(lookup.token_hash);
+    if (lookup.has_user) state.user_index.PrefetchSlot(lookup.user_tag);
   } else {
-    state.tokens.PrefetchRecord(lookup_hash);
+    if (lookup.token_hash != 0) state.tokens.PrefetchRecord(lookup.token_hash);
+    if (lookup.has_user) {
+      // The id Find compares, and the newest-token link a token creation sets.
+      state.user_index.PrefetchElement(lookup.user_tag, [&](Idx i) {
+        __builtin_prefetch(&state.users[i].id);
+        __builtin_prefetch(&state.users[i].last_token, 1);
+      });
+    }
   }
 }
 

@@ -113,4 +113,50 @@ TEST(StringHash, SpreadsShortIdsThatDifferInOneCharacter) {
 }
 
 }  // namespace
+TEST(IdIndex, FindsEveryIdThroughGrowthAndMissesTheRest) {
+  std::vector<std::string> ids;
+  IdIndex index;
+  auto id_of = [&](Idx i) -> std::string_view { return ids[i]; };
+  auto find = [&](std::string_view id) { return index.Find(id, IdIndex::TagOf(id), id_of); };
+  for (int i = 0; i < 20000; ++i) {
+    std::string id = "user" + std::to_string(i);
+    ASSERT_EQ(find(id), kNoIdx) << id;
+    ids.push_back(id);
+    index.Insert(IdIndex::TagOf(id), static_cast<Idx>(i));
+  }
+  EXPECT_EQ(index.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(find(ids[i]), i) << ids[i];
+  EXPECT_EQ(find("user20000"), kNoIdx);
+  EXPECT_EQ(find(""), kNoIdx);
+}
+
+TEST(IdIndex, TellsApartIdsWhoseTagsCollide) {
+  // Every id under one tag: found by comparing ids, in probe order.
+  std::vector<std::string> ids = {"a", "b", "c", "d", "e"};
+  IdIndex index;
+  auto id_of = [&](Idx i) -> std::string_view { return ids[i]; };
+  for (std::size_t i = 0; i < ids.size(); ++i) index.Insert(7, static_cast<Idx>(i));
+  for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(index.Find(ids[i], 7, id_of), i);
+  EXPECT_EQ(index.Find("f", 7, id_of), kNoIdx);
+  EXPECT_EQ(index.Find("a", 8, id_of), kNoIdx);
+}
+
+TEST(IdIndex, EqualWhenItHoldsTheSamePositionsInAnyOrder) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back("org" + std::to_string(i));
+  IdIndex forward, backward, fewer, moved;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    forward.Insert(IdIndex::TagOf(ids[i]), static_cast<Idx>(i));
+    const std::size_t j = ids.size() - 1 - i;
+    backward.Insert(IdIndex::TagOf(ids[j]), static_cast<Idx>(j));
+    if (i > 0) fewer.Insert(IdIndex::TagOf(ids[i]), static_cast<Idx>(i));
+    // "org0" and "org1" swapped: the same ids at other positions.
+    const std::size_t k = i < 2 ? 1 - i : i;
+    moved.Insert(IdIndex::TagOf(ids[i]), static_cast<Idx>(k));
+  }
+  EXPECT_EQ(forward, backward);
+  EXPECT_NE(forward, fewer);
+  EXPECT_NE(forward, moved);
+}
+
 }  // namespace authledger::internal
