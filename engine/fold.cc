@@ -8,19 +8,27 @@ namespace authledger::internal {
 
 namespace {
 
-// Decoded events waiting to be folded, each with what Evolve will look up.
+// Decoded events waiting to be folded, each with what Evolve will look up. The events
+// are recycled: each one a scan hands over is swapped with one folded earlier, whose
+// buffers the scan then decodes into, so a fold allocates nothing per event.
 struct Batch {
-  std::vector<storage::DecodedEvent> events;
+  std::vector<storage::DecodedEvent> events;  // the first `count` are waiting
   std::vector<EvolveLookup> lookups;
+  std::size_t count = 0;
 
-  std::size_t size() const { return events.size(); }
-  bool empty() const { return events.empty(); }
+  std::size_t size() const { return count; }
+  bool empty() const { return count == 0; }
   void Add(storage::DecodedEvent& event) {
     lookups.push_back(EvolveLookupOf(event.envelope()));
-    events.push_back(std::move(event));
+    if (count < events.size()) {
+      swap(events[count], event);
+    } else {
+      events.push_back(std::move(event));
+    }
+    ++count;
   }
   void Clear() {
-    events.clear();
+    count = 0;
     lookups.clear();
   }
 };

@@ -4,7 +4,9 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "storage/canonical_check.h"
@@ -44,20 +46,51 @@ constexpr std::size_t kPlainCheckMaxWords = kTraversalLimitWords / 16;
 
 }  // namespace
 
+// The buffer, the one segment and the reader over it, together on the heap so that a
+// DecodedEvent moves without moving the reader (which its envelope points into).
+struct DecodedEvent::Storage {
+  // Events are a few hundred bytes: a buffer of at least this many words is rarely
+  // outgrown when reused.
+  static constexpr std::size_t kMinWords = 64;
+
+  kj::Array<capnp::word> words;  // capacity; the event is its first `size` words
+  std::size_t size = 0;
+  kj::ArrayPtr<const capnp::word> segment;
+  std::optional<capnp::SegmentArrayMessageReader> reader;
+
+  kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments() const { return {&segment, 1}; }
+};
+
+DecodedEvent::DecodedEvent() = default;
+
 Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
                                           bool require_canonical) {
+  DecodedEvent event;
+  if (Status s = event.Assign(bytes, require_canonical); !s.ok()) return s;
+  return event;
+}
+
+Status DecodedEvent::Assign(std::span<const std::uint8_t> bytes, bool require_canonical) {
+  envelope_ = {};
+  if (storage_) {
+    storage_->reader.reset();
+    storage_->size = 0;
+    storage_->segment = {};
+  }
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
     return Status::Corruption("event_undecodable", "stored event has " +
                                                        std::to_string(bytes.size()) +
                                                        " bytes, not a positive multiple of 8");
   }
-  DecodedEvent event;
-  event.words_ = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(event.words_.begin(), bytes.data(), bytes.size());
+  if (!storage_) storage_ = std::make_unique<Storage>();
+  Storage& st = *storage_;
+  const std::size_t n = bytes.size() / sizeof(capnp::word);
+  if (st.words.size() < n) st.words = kj::heapArray<capnp::word>(std::max(n, Storage::kMinWords));
+  std::memcpy(st.words.begin(), bytes.data(), bytes.size());
+  const kj::ArrayPtr<const capnp::word> words(st.words.begin(), n);
   capnp::ReaderOptions options;
   options.traversalLimitInWords = kTraversalLimitWords;
   options.nestingLimit = 16;
-  kj::ArrayPtr<const capnp::word> segments[1] = {event.words_.asPtr()};
   try {
     // One full walk: a damaged pointer, pointers that share data or lists of empty
     // elements (whose repeated reads would exhaust the traversal limit) fail here, not
@@ -67,9 +100,9 @@ Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
     // of Cap'n Proto's check, and only ever accepts what that check accepts (see
     // canonical_check.h); the rest go through Cap'n Proto's walk, on a reader allowed a
     // quarter of the traversal limit.
+    const kj::ArrayPtr<const capnp::word> segments[1] = {words};
     bool canonical_form =
-        event.words_.size() <= kPlainCheckMaxWords &&
-        IsPlainCanonical({event.words_.begin(), event.words_.size()}, options.nestingLimit / 2);
+        n <= kPlainCheckMaxWords && IsPlainCanonical({words.begin(), n}, options.nestingLimit / 2);
     capnp::ReaderOptions walk_options = options;
     walk_options.traversalLimitInWords = kTraversalLimitWords / 4;
     if (!canonical_form) {
@@ -97,19 +130,41 @@ Result<DecodedEvent> DecodedEvent::Decode(std::span<const std::uint8_t> bytes,
                                   "stored event bytes are not the canonical encoding");
       }
     }
-    event.reader_ =
-        std::make_unique<capnp::SegmentArrayMessageReader>(kj::arrayPtr(segments, 1), options);
-    event.envelope_ = event.reader_->getRoot<schema::Envelope>();
-    static_cast<void>(event.envelope_.getEvent().which());
+    st.segment = words;
+    st.size = n;
+    st.reader.emplace(st.segments(), options);
+    auto envelope = st.reader->getRoot<schema::Envelope>();
+    static_cast<void>(envelope.getEvent().which());
+    envelope_ = envelope;
   } catch (const kj::Exception& e) {
+    st.reader.reset();
+    st.size = 0;
+    st.segment = {};
     return Status::Corruption("event_undecodable", std::string("stored event does not decode: ") +
                                                        e.getDescription().cStr());
   }
-  return event;
+  return Status::Ok();
 }
 
-DecodedEvent::DecodedEvent(DecodedEvent&&) noexcept = default;
-DecodedEvent& DecodedEvent::operator=(DecodedEvent&&) noexcept = default;
+std::span<const std::uint8_t> DecodedEvent::bytes() const {
+  if (!storage_) return {};
+  return AsBytes(storage_->segment);
+}
+
+DecodedEvent::DecodedEvent(DecodedEvent&& other) noexcept
+    : storage_(std::move(other.storage_)), envelope_(other.envelope_) {
+  other.envelope_ = {};
+}
+
+DecodedEvent& DecodedEvent::operator=(DecodedEvent&& other) noexcept {
+  if (this != &other) {
+    storage_ = std::move(other.storage_);
+    envelope_ = other.envelope_;
+    other.envelope_ = {};
+  }
+  return *this;
+}
+
 DecodedEvent::~DecodedEvent() = default;
 
 std::array<std::uint8_t, 8> SeqKey(std::uint64_t seq) {

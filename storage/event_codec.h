@@ -17,6 +17,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "schema/events.capnp.h"
 
@@ -51,6 +52,11 @@ inline std::span<const std::uint8_t> AsBytes(kj::ArrayPtr<const capnp::word> wor
 }
 
 // An event read back from storage: owns an aligned copy of its bytes.
+//
+// Assign decodes other bytes into the same object, reusing its buffer and reader: a scan
+// that decodes each event into one object (or into a few, recycled) allocates nothing
+// per event. A default-constructed or moved-from object is empty: no bytes, and an
+// envelope of defaults.
 class DecodedEvent {
  public:
   // Decodes stored bytes. Fails with Corruption("event_undecodable") if they are not a
@@ -58,23 +64,29 @@ class DecodedEvent {
   // check `verify` runs: any re-encoding of an event is tampering).
   static Result<DecodedEvent> Decode(std::span<const std::uint8_t> bytes,
                                      bool require_canonical = false);
+  // Decode, into this object; on failure it is left empty.
+  Status Assign(std::span<const std::uint8_t> bytes, bool require_canonical = false);
 
+  DecodedEvent();
   DecodedEvent(DecodedEvent&&) noexcept;
   DecodedEvent& operator=(DecodedEvent&&) noexcept;
   DecodedEvent(const DecodedEvent&) = delete;
   DecodedEvent& operator=(const DecodedEvent&) = delete;
   ~DecodedEvent();
+  friend void swap(DecodedEvent& a, DecodedEvent& b) noexcept {
+    a.storage_.swap(b.storage_);
+    std::swap(a.envelope_, b.envelope_);
+  }
 
   schema::Envelope::Reader envelope() const { return envelope_; }
   std::uint64_t seq() const { return envelope_.getSeq(); }
   std::int64_t time_us() const { return envelope_.getTimeUs(); }
   // The exact stored bytes (what the leaf hash covers).
-  std::span<const std::uint8_t> bytes() const { return AsBytes(words_); }
+  std::span<const std::uint8_t> bytes() const;
 
  private:
-  DecodedEvent() = default;
-  kj::Array<capnp::word> words_;
-  std::unique_ptr<capnp::MessageReader> reader_;
+  struct Storage;
+  std::unique_ptr<Storage> storage_;
   schema::Envelope::Reader envelope_;
 };
 

@@ -57,22 +57,23 @@ Status EventLog::Impl::ScanEvents(std::uint64_t first, std::uint64_t last,
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, events));
   auto start = SeqKey(first);
   std::uint64_t expected = first;
+  // Each event is decoded into this one object, reusing its buffer, unless the visitor
+  // took it (moved it out, or swapped in another).
+  DecodedEvent event;
   for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
     std::uint64_t seq = 0;
     if (!ParseSeqKey(ToSpan(it->key()), &seq)) {
       return Status::Corruption("log_damaged", "an event key is malformed");
     }
     if (seq != expected) return MissingEvent(expected);
-    auto event = DecodedEvent::Decode(ToSpan(it->value()));
-    if (!event.ok()) {
-      return Status::Corruption(event.status().reason(),
-                                SeqMessage(seq, std::string(event.status().message())));
+    if (Status decoded = event.Assign(ToSpan(it->value())); !decoded.ok()) {
+      return Status::Corruption(decoded.reason(), SeqMessage(seq, std::string(decoded.message())));
     }
-    if (event->seq() != seq) {
+    if (event.seq() != seq) {
       return Status::Corruption("event_tampered",
-                                SeqMessage(seq, "holds seq " + std::to_string(event->seq())));
+                                SeqMessage(seq, "holds seq " + std::to_string(event.seq())));
     }
-    if (!visit(*event)) return Status::Ok();
+    if (!visit(event)) return Status::Ok();
     ++expected;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scanning events");
