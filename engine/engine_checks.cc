@@ -12,18 +12,18 @@ namespace authledger::internal {
 namespace {
 
 // The token a secret names: found by its public prefix (`key`, the key of
-// PrefixOfSecret(secret)), accepted only if the secret's SHA-256 matches the stored
-// digest (compared in constant time). A wrong secret with a known prefix is
+// PrefixOfSecret(secret)), accepted only if the secret's SHA-256 (`digest`) matches the
+// stored one (compared in constant time). A wrong secret with a known prefix is
 // indistinguishable from an unknown token.
-const TokenRecord* FindBySecret(const State& s, const PrefixKey& key, std::string_view secret) {
+const TokenRecord* FindByDigest(const State& s, const PrefixKey& key, const storage::Hash& digest) {
   const Idx i = s.tokens.Find(key);
   if (i == kNoIdx) return nullptr;
   const TokenRecord& t = s.tokens.at(i);
-  return SameDigest(storage::Sha256(secret), t.secret_hash) ? &t : nullptr;
+  return SameDigest(digest, t.secret_hash) ? &t : nullptr;
 }
 
 const TokenRecord* FindBySecret(const State& s, std::string_view secret) {
-  return FindBySecret(s, PrefixKey(PrefixOfSecret(secret)), secret);
+  return FindByDigest(s, PrefixKey(PrefixOfSecret(secret)), storage::Sha256(secret));
 }
 
 }  // namespace
@@ -31,11 +31,16 @@ const TokenRecord* FindBySecret(const State& s, std::string_view secret) {
 Decision EngineImpl::CheckToken(std::string_view secret, std::string_view org_id,
                                 const CheckContext& ctx) const {
   std::shared_lock lock(state_mu_);
-  // The organization is looked up first, apart from the token (CheckTokenInOrg takes its
-  // index): neither lookup depends on the other, so their cache misses may overlap.
+  // Among many tokens a check is mostly cache misses, one after another: the token's
+  // index slot, its record, its owner. The record's is hidden behind the secret's
+  // SHA-256: the slot is requested first, the organization found while it arrives, then
+  // the record requested and the secret hashed while that arrives.
   const PrefixKey key(PrefixOfSecret(secret));
+  if (key.valid()) published_.tokens.PrefetchSlot(key.Hash());
   const Idx org_idx = published_.OrgIdx(org_id);
-  const TokenRecord* token = FindBySecret(published_, key, secret);
+  if (key.valid()) published_.tokens.PrefetchRecord(key.Hash());
+  const storage::Hash digest = storage::Sha256(secret);
+  const TokenRecord* token = FindByDigest(published_, key, digest);
   Decision d = CheckTokenInOrg(published_, token, org_id, org_idx, ctx);
   const bool note_use =
       d.allowed && ctx.time_us - token->last_used_us >= options_.token_use_interval_us;

@@ -24,6 +24,7 @@
 
 #include "engine/cidr.h"
 #include "engine/id_index.h"
+#include "engine/idx_list.h"
 #include "engine/token_table.h"
 #include "schema/events.capnp.h"
 
@@ -72,7 +73,7 @@ struct User {
   // Seq of the latest "expire all tokens": tokens created before it are expired. (Seqs
   // rather than times, so that a token created in the same microsecond is ordered.)
   std::uint64_t token_validity_begin_seq = 0;
-  std::vector<Idx> orgs;    // memberships, sorted org indexes
+  IdxList orgs;             // memberships, sorted org indexes
   Idx last_token = kNoIdx;  // newest token; older ones via TokenRecord::next_of_owner
 
   bool MemberOf(Idx org) const;

@@ -159,4 +159,49 @@ TEST(IdIndex, EqualWhenItHoldsTheSamePositionsInAnyOrder) {
   EXPECT_NE(forward, moved);
 }
 
+TEST(IdxList, KeepsItsElementsInOrderInPlaceAndOnTheHeap) {
+  // Against a std::vector doing the same inserts and erases: across the move from in
+  // place to the heap, and through copies and moves of either kind.
+  std::mt19937_64 rng(11);
+  IdxList list;
+  std::vector<Idx> want;
+  auto same = [&](const IdxList& l) {
+    return std::equal(l.begin(), l.end(), want.begin(), want.end()) && l.size() == want.size();
+  };
+  for (int step = 0; step < 2000; ++step) {
+    if (want.empty() || rng() % 3 != 0) {
+      const Idx value = static_cast<Idx>(rng() % 50);
+      const std::size_t at = want.empty() ? 0 : rng() % (want.size() + 1);
+      EXPECT_EQ(*list.insert(list.begin() + at, value), value);
+      want.insert(want.begin() + static_cast<std::ptrdiff_t>(at), value);
+    } else {
+      const std::size_t at = rng() % want.size();
+      list.erase(list.begin() + at);
+      want.erase(want.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    ASSERT_TRUE(same(list)) << "step " << step << ", size " << want.size();
+    if (step % 97 == 0) {
+      IdxList copy = list;
+      EXPECT_TRUE(same(copy));
+      EXPECT_EQ(copy, list);
+      IdxList moved = std::move(copy);
+      EXPECT_TRUE(same(moved));
+      EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): specified empty
+      copy = moved;
+      moved = std::move(list);
+      list = std::move(moved);
+      EXPECT_TRUE(same(list));
+      EXPECT_EQ(list, copy);
+    }
+    if (want.size() > 40) {
+      list = {};
+      want.clear();
+    }
+  }
+  EXPECT_NE((IdxList{1, 2}), (IdxList{1, 2, 3}));
+  EXPECT_NE((IdxList{1, 2, 4}), (IdxList{1, 2, 3}));
+  EXPECT_EQ((IdxList{1, 2, 3, 4, 5, 6}), (IdxList{1, 2, 3, 4, 5, 6}));
+  static_assert(sizeof(IdxList) == 24, "as small as the std::vector it replaces");
+}
+
 }  // namespace authledger::internal
