@@ -137,10 +137,28 @@ TEST_F(ServerTest, UnknownRouteIs404AndWrongMethodIs405) {
   auto unknown = c.Send(http::verb::get, "/v1/nothing", kAdminKey);
   EXPECT_EQ(unknown.result_int(), 404u);
   EXPECT_TRUE(Has(unknown, "\"reason\":\"not_found\""));
-  EXPECT_EQ(c.Send(http::verb::get, "/v1/organization/acme/config/other").result_int(), 404u);
+  EXPECT_EQ(c.Send(http::verb::get, "/v1/organization/acme/config/other", kAuditorKey).result_int(),
+            404u);
   auto wrong = c.Send(http::verb::delete_, kPolicyPath, kAdminKey);
   EXPECT_EQ(wrong.result_int(), 405u);
   EXPECT_TRUE(Has(wrong, "\"reason\":\"method_not_allowed\""));
+}
+
+TEST_F(ServerTest, WithoutAValidKeyNoRouteIsToldApartFromAnother) {
+  // Unknown paths, wrong methods and real routes all answer 401 to a caller without a
+  // valid key, so routes cannot be probed without one.
+  Client c = Connect();
+  for (const char* key : {"", "not-a-key"}) {
+    for (auto [verb, path] :
+         {std::pair{http::verb::get, "/v1/nothing"}, std::pair{http::verb::delete_, kPolicyPath},
+          std::pair{http::verb::get, kPolicyPath}}) {
+      auto res = c.Send(verb, path, key);
+      EXPECT_EQ(res.result_int(), 401u) << path << " key '" << key << "'";
+      EXPECT_TRUE(Has(res, "\"reason\":\"unauthenticated\"")) << res.body();
+    }
+  }
+  // /healthz and /metrics need no key.
+  EXPECT_EQ(c.Send(http::verb::get, "/healthz").result_int(), 200u);
 }
 
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {

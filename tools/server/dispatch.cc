@@ -248,9 +248,13 @@ ApiResponse Dispatcher::Handle(const ApiRequest& request) {
   Params params;
   const Route* route = FindRoute(request.method, segments, &params, &path_known);
   if (route == nullptr) {
-    ApiResponse r = path_known ? ErrorResponse(405, "method_not_allowed",
-                                               request.method + " is not allowed here")
-                               : ErrorResponse(404, "not_found", "no such route");
+    // Without a valid key, every route is answered alike: which routes exist is not
+    // told to a caller who may call none of them.
+    ApiResponse r =
+        KeyOf(request) == nullptr ? ErrorResponse(401, "unauthenticated", kUnauthenticatedMessage)
+        : path_known
+            ? ErrorResponse(405, "method_not_allowed", request.method + " is not allowed here")
+            : ErrorResponse(404, "not_found", "no such route");
     r.route = "unknown";
     return r;
   }

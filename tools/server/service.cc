@@ -402,9 +402,7 @@ unsigned Service::Handle(const Caller& caller, wire::Request::Reader request,
   const unsigned roles = RolesFor(request);
   if (roles != 0) {
     if (caller.key == nullptr) {
-      return SetError(response, 401, "unauthenticated",
-                      "a valid API key is required (`Authorization: Bearer <key>`, or "
-                      "`authenticate` first on the binary protocol)");
+      return SetError(response, 401, "unauthenticated", kUnauthenticatedMessage);
     }
     if ((roles & (1u << static_cast<unsigned>(caller.key->role))) == 0) {
       return SetError(response, 403, "permission_denied",

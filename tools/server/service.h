@@ -76,6 +76,12 @@ class Metrics {
   std::int64_t latency_sum_us_ = 0;
 };
 
+// The message of a 401 (`unauthenticated`): a route other than /healthz and /metrics was
+// called without a valid API key.
+inline constexpr std::string_view kUnauthenticatedMessage =
+    "a valid API key is required (`Authorization: Bearer <key>`, or `authenticate` first on "
+    "the binary protocol)";
+
 // Who is calling: the key (nullptr = none or not valid) and the peer's address.
 struct Caller {
   const ApiKey* key = nullptr;
