@@ -3,12 +3,14 @@
 // engine opens), verify's replay and recovery's snapshot check.
 //
 // Events are decoded in batches of 256 and folded in seq order; within a batch, the fold
-// prefetches the event bytes, token index slots and token records that the next events
-// touch (see PrefetchForEvolve): token lookups are most of a fold's cache misses. The
-// status is the scan's error (same code, reason and message naming the same seq) once
-// every event before the bad one is folded, or OK if `after_each` stopped the fold.
-// (Reading and decoding on a second thread was tried: on two cores the hand-over cost
-// about what it saved, tools/bench/RESULTS.md.)
+// prefetches the event bytes, token index slots and records, and the users of token
+// creations and memberships that the next events touch (see PrefetchForEvolve): those
+// lookups are most of a fold's cache misses. Decoded events are recycled from batch to
+// batch, so a fold allocates nothing per event. The status is the scan's error (same
+// code, reason and message naming the same seq) once every event before the bad one is
+// folded, or OK if `after_each` stopped the fold. (Reading and decoding on a second
+// thread was tried twice: on this machine's two vCPUs, moving the decoded events between
+// cores cost more than it saved, tools/bench/RESULTS.md.)
 //
 // Thread-safety: a function of its arguments. `state` belongs to the call until it
 // returns; `log` is used through its thread-safe API.
