@@ -95,6 +95,17 @@ class ServiceFixture {
     }
     return HoldsApiKey(text);
   }
+  // `text` without each secret given as the token to check (`"token":"<secret>"`).
+  std::string WithoutTokenMembers(std::string text) const {
+    for (const Token* token : {&session_, &personal_, &application_}) {
+      const std::string member = "\"token\":\"" + token->secret + "\"";
+      for (std::size_t at = text.find(member); at != std::string::npos;
+           at = text.find(member, at)) {
+        text.erase(at, member.size());
+      }
+    }
+    return text;
+  }
 
  private:
   // Organization acme (acme.com, an IdP), alice (member, by password: a session and a
