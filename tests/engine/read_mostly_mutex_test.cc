@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -17,6 +21,41 @@ namespace {
 
 using internal::LongReadLock;
 using internal::ReadMostlyMutex;
+
+// Ends the test program, saying what did not happen, unless destroyed within `limit`: a
+// starved writer or a blocked reader would otherwise hang until ctest's timeout without
+// saying which. (The limits are far beyond what these tests take under the sanitizers.)
+class Watchdog {
+ public:
+  Watchdog(std::chrono::seconds limit, const char* what)
+      : thread_([this, limit, what] {
+          std::unique_lock lock(mu_);
+          if (!done_cv_.wait_for(lock, limit, [&] { return done_; })) {
+            std::fprintf(stderr, "FAILED: %s did not happen within %lld s\n", what,
+                         static_cast<long long>(limit.count()));
+            std::fflush(stderr);
+            std::abort();
+          }
+        }) {}
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    done_cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
+constexpr std::chrono::seconds kLimit{120};
 
 // Two fields a writer changes together: a reader must never see them apart.
 struct Pair {
@@ -50,17 +89,20 @@ TEST(ReadMostlyMutex, ReadersOnEveryThreadNeverSeeAHalfDoneWriteNorStarveTheWrit
   }
   // Every reader reading before the writes begin, and at least 1000 reads during them
   // (the writes could otherwise all be over before a reader is first scheduled).
-  while (reads.load() < readers.size()) std::this_thread::yield();
-  const std::uint64_t reads_before = reads.load();
   std::uint64_t writes = 0;
-  while (writes < 1000 || reads.load() - reads_before < 1000) {
-    std::unique_lock lock(mu);
-    ++writes;
-    pair.a = writes;
-    pair.b = writes;
+  {
+    Watchdog watchdog(kLimit, "1000 writes among a stream of reads (a starved writer)");
+    while (reads.load() < readers.size()) std::this_thread::yield();
+    const std::uint64_t reads_before = reads.load();
+    while (writes < 1000 || reads.load() - reads_before < 1000) {
+      std::unique_lock lock(mu);
+      ++writes;
+      pair.a = writes;
+      pair.b = writes;
+    }
+    done = true;
+    for (auto& t : readers) t.join();
   }
-  done = true;
-  for (auto& t : readers) t.join();
   EXPECT_EQ(torn.load(), 0u);
   EXPECT_EQ(pair.a, writes);
 }
@@ -69,6 +111,7 @@ TEST(ReadMostlyMutex, ShortReadsGoOnWhileAWriterWaitsBehindALongRead) {
   ReadMostlyMutex mu;
   std::atomic<bool> written{false};
   std::thread writer;
+  Watchdog watchdog(kLimit, "short reads while a writer waits behind a long read, then the write");
   {
     LongReadLock long_read(mu);
     writer = std::thread([&] {
