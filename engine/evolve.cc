@@ -52,13 +52,13 @@ Idx Lookup(const Map& map, std::string_view key) {
 
 bool User::MemberOf(Idx org) const { return std::binary_search(orgs.begin(), orgs.end(), org); }
 
-Idx State::OrgIdx(std::string_view id) const {
-  return org_index.Find(id, IdIndex::TagOf(id),
-                        [&](Idx i) -> std::string_view { return orgs[i].id; });
+Idx State::OrgIdx(std::string_view id) const { return OrgIdx(id, IdIndex::TagOf(id)); }
+Idx State::UserIdx(std::string_view id) const { return UserIdx(id, IdIndex::TagOf(id)); }
+Idx State::OrgIdx(std::string_view id, std::uint32_t tag) const {
+  return org_index.Find(id, tag, [&](Idx i) -> std::string_view { return orgs[i].id; });
 }
-Idx State::UserIdx(std::string_view id) const {
-  return user_index.Find(id, IdIndex::TagOf(id),
-                         [&](Idx i) -> std::string_view { return users[i].id; });
+Idx State::UserIdx(std::string_view id, std::uint32_t tag) const {
+  return user_index.Find(id, tag, [&](Idx i) -> std::string_view { return users[i].id; });
 }
 
 const Organization* State::FindOrg(std::string_view id) const {
@@ -90,8 +90,7 @@ const Organization* State::ManagingOrg(const User& user) const {
 // Find first (no key string is built for the common case of an existing entry).
 Organization& State::OrgFor(std::string_view id) {
   const std::uint32_t tag = IdIndex::TagOf(id);
-  const Idx i = org_index.Find(id, tag, [&](Idx j) -> std::string_view { return orgs[j].id; });
-  if (i != kNoIdx) return orgs[i];
+  if (const Idx i = OrgIdx(id, tag); i != kNoIdx) return orgs[i];
   org_index.Insert(tag, static_cast<Idx>(orgs.size()));
   orgs.emplace_back();
   orgs.back().id = std::string(id);
@@ -100,8 +99,7 @@ Organization& State::OrgFor(std::string_view id) {
 
 User& State::UserFor(std::string_view id) {
   const std::uint32_t tag = IdIndex::TagOf(id);
-  const Idx i = user_index.Find(id, tag, [&](Idx j) -> std::string_view { return users[j].id; });
-  if (i != kNoIdx) return users[i];
+  if (const Idx i = UserIdx(id, tag); i != kNoIdx) return users[i];
   user_index.Insert(tag, static_cast<Idx>(users.size()));
   users.emplace_back();
   users.back().id = std::string(id);

@@ -100,6 +100,9 @@ struct State {
   Idx OrgIdx(std::string_view id) const;
   const User* FindUser(std::string_view id) const;
   Idx UserIdx(std::string_view id) const;
+  // The same, given the id's IdIndex::TagOf.
+  Idx OrgIdx(std::string_view id, std::uint32_t tag) const;
+  Idx UserIdx(std::string_view id, std::uint32_t tag) const;
   const TokenRecord* FindToken(std::string_view prefix) const;
   const IdentityProvider* FindIdp(std::string_view id) const;
   // The organization managing `user` (through its email domain), or nullptr.
