@@ -7,7 +7,6 @@ namespace authledger::internal {
 
 namespace {
 
-std::string_view View(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 std::string Str(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 
 std::vector<std::string> Strs(capnp::List<capnp::Text>::Reader list) {
@@ -340,11 +339,8 @@ void Evolve(State& s, schema::Envelope::Reader envelope) {
     }
     case E::TOKEN_USED: {
       auto e = event.getTokenUsed();
-      Idx i = s.tokens.Find(View(e.getTokenPrefix()));
-      if (i != kNoIdx) {
-        auto& t = s.tokens.at(i);
-        t.last_used_us = std::max(t.last_used_us, e.getLastUsedUs());
-      }
+      const PrefixKey key(View(e.getTokenPrefix()));
+      EvolveTokenUse(s, key, key.Hash(), e.getLastUsedUs());
       break;
     }
   }

@@ -8,16 +8,24 @@
 // lookups are most of a fold's cache misses. Decoded events are recycled from batch to
 // batch, so a fold allocates nothing per event. The status is the scan's error (same
 // code, reason and message naming the same seq) once every event before the bad one is
-// folded, or OK if `after_each` stopped the fold. (Reading and decoding on a second
-// thread was tried twice: on this machine's two vCPUs, moving the decoded events between
-// cores cost more than it saved, tools/bench/RESULTS.md.)
+// folded, or OK if `after_each` stopped the fold.
+//
+// A long fold without `after_each` reads ahead on a second thread: that thread scans and
+// decodes, and hands the calling thread, which folds, a compact item per event. For a
+// token use (most events) the item holds all that Evolve needs: the prefix's key and
+// hash, the seq and times. Any other event travels as its bytes and is decoded again on
+// the folding thread. Items move in chunks that are recycled, so nothing is allocated
+// per event and only the items cross between cores. (Handing over the decoded events
+// themselves was tried twice, and cost more than it saved: tools/bench/RESULTS.md.)
 //
 // Thread-safety: a function of its arguments. `state` belongs to the call until it
-// returns; `log` is used through its thread-safe API.
+// returns, and is only touched on the calling thread; `log` is used through its
+// thread-safe API.
 #pragma once
 
 #include <authledger/status.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
@@ -33,6 +41,17 @@ struct FoldOptions {
   // Called on the folding thread after each event is folded in; false stops the fold
   // there (FoldLog returns OK).
   std::function<bool(const storage::DecodedEvent&)> after_each;
+  // Folds of at least this many events, without `after_each`, read ahead on a second
+  // thread. The default is kReadAheadMinEvents on a machine with more than one core, and
+  // never on one with a single core; 0 reads ahead always (tests).
+  std::uint64_t read_ahead_min_events = DefaultReadAheadMinEvents();
+
+  // Events handed over at a time when reading ahead (tests make it small).
+  std::size_t read_ahead_chunk_events = kReadAheadChunkEvents;
+
+  static constexpr std::uint64_t kReadAheadMinEvents = 65'536;
+  static constexpr std::size_t kReadAheadChunkEvents = 16'384;
+  static std::uint64_t DefaultReadAheadMinEvents();
 };
 
 // Folds events state.revision + 1 .. last (clamped to the log) into `state`. On an

@@ -13,6 +13,7 @@
 
 #include <authledger/policy.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -127,12 +128,27 @@ struct State {
   friend bool operator==(const State&, const State&) = default;
 };
 
+// The characters of a Cap'n Proto text, as a view into the message.
+inline std::string_view View(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
+
 // The domain part of an email address, lower-case ("" if none).
 std::string EmailDomain(std::string_view email);
 
 // Folds one durable event into `state`. Unknown event types (written by a newer
 // version) only advance the revision.
 void Evolve(State& state, schema::Envelope::Reader event);
+
+// What Evolve does with a token use (after setting the revision and time): the token
+// whose prefix has `key` (`hash` == key.Hash()), if any, was last used at the later of
+// its last use and `last_used_us`. Also for a fold that has these from the event
+// already, without decoding it again (engine/fold.cc).
+inline void EvolveTokenUse(State& state, const PrefixKey& key, std::uint64_t hash,
+                           std::int64_t last_used_us) {
+  const Idx i = state.tokens.Find(key, hash);
+  if (i == kNoIdx) return;
+  TokenRecord& t = state.tokens.at(i);
+  t.last_used_us = std::max(t.last_used_us, last_used_us);
+}
 
 // Prefetching for a fold of many events, whose cache misses then overlap: most events
 // are token uses, each touching a token record at a random place among them all, and

@@ -147,6 +147,8 @@ class PrefixKey {
   }
   // The key of a stored prefix (its bytes after the NUL ignored, as everywhere).
   explicit PrefixKey(const Prefix& prefix) : PrefixKey(prefix.view()) {}
+  // An invalid key (Find finds nothing with it).
+  PrefixKey() = default;
 
   bool valid() const { return mask_[0] != 0; }
 
@@ -213,10 +215,12 @@ class TokenTable {
   const RecordVector& records() const { return records_; }
 
   Idx Find(std::string_view prefix) const { return Find(PrefixKey(prefix)); }
-  Idx Find(const PrefixKey& key) const {
+  Idx Find(const PrefixKey& key) const { return Find(key, key.Hash()); }
+  // As Find(key), given `hash` == key.Hash() (a caller that prefetched has it already).
+  Idx Find(const PrefixKey& key, std::uint64_t hash) const {
     if (slots_.empty() || !key.valid()) return kNoIdx;
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = key.Hash() & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       const Idx r = slots_[i];
       if (r == kNoIdx) return kNoIdx;
       if (key.Matches(records_[r].prefix)) return r;

@@ -121,9 +121,17 @@ Status PlainFold(const storage::EventLog& log, std::uint64_t last, State& state,
   return verified ? log.ScanVerified(first, last, fold) : log.Scan(first, last, fold);
 }
 
-FoldOptions Options(bool verified = false) {
+// Reading ahead (on a second thread) or not: each test runs both ways. Reading ahead,
+// the events go over in chunks of 97, so that a fold takes many turns of the chunks.
+FoldOptions Options(bool read_ahead, bool verified = false) {
   FoldOptions options;
   options.verified = verified;
+  if (read_ahead) {
+    options.read_ahead_min_events = 0;
+    options.read_ahead_chunk_events = 97;
+  } else {
+    options.read_ahead_min_events = std::numeric_limits<std::uint64_t>::max();
+  }
   return options;
 }
 
@@ -133,13 +141,19 @@ void ExpectSameStatus(const Status& got, const Status& want) {
   EXPECT_EQ(got.message(), want.message());
 }
 
-class Fold : public ::testing::Test {
+class Fold : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override { WriteLog(dir_.path()); }
+  bool read_ahead() const { return GetParam(); }
   TempDir dir_;
 };
 
-TEST_F(Fold, GivesThePlainFoldsStateFromEmptyAndFromMidway) {
+INSTANTIATE_TEST_SUITE_P(ReadingAheadOrNot, Fold, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "ReadingAhead" : "OneThread";
+                         });
+
+TEST_P(Fold, GivesThePlainFoldsStateFromEmptyAndFromMidway) {
   auto log = OpenReadOnly(dir_.path());
   ASSERT_NE(log, nullptr);
   ASSERT_EQ(log->size(), kEvents);
@@ -152,14 +166,14 @@ TEST_F(Fold, GivesThePlainFoldsStateFromEmptyAndFromMidway) {
       ASSERT_EQ(want.revision, kEvents);
       ASSERT_GT(want.tokens.size(), 500u);
       State got = start;
-      Status s = internal::FoldLog(*log, kEvents, got, Options(verified));
+      Status s = internal::FoldLog(*log, kEvents, got, Options(read_ahead(), verified));
       ASSERT_TRUE(s.ok()) << s.ToString();
       EXPECT_TRUE(got == want) << "from " << from << ", verified " << verified;
     }
   }
 }
 
-TEST_F(Fold, AfterEachSeesEverySeqInOrderAndStopsTheFoldWhereItSays) {
+TEST_P(Fold, AfterEachSeesEverySeqInOrderAndStopsTheFoldWhereItSays) {
   auto log = OpenReadOnly(dir_.path());
   ASSERT_NE(log, nullptr);
   for (std::uint64_t stop_at : {std::uint64_t{1}, std::uint64_t{700}, kEvents - 1, kEvents}) {
@@ -168,7 +182,7 @@ TEST_F(Fold, AfterEachSeesEverySeqInOrderAndStopsTheFoldWhereItSays) {
     State got;
     std::uint64_t next = 1;
     bool in_step = true;
-    FoldOptions options = Options();
+    FoldOptions options = Options(read_ahead());
     options.after_each = [&](const storage::DecodedEvent& e) {
       // Called after the event is folded in, with that very event.
       in_step = in_step && e.seq() == next && got.revision == next;
@@ -185,7 +199,7 @@ TEST_F(Fold, AfterEachSeesEverySeqInOrderAndStopsTheFoldWhereItSays) {
 
 // One damaged event at `bad`: each fold returns the plain fold's status and leaves the
 // plain fold's state (every event before the damaged one), or stops OK before it.
-void ExpectDamageReportedAsBefore(const std::string& dir, std::uint64_t bad) {
+void ExpectDamageReportedAsBefore(const std::string& dir, std::uint64_t bad, bool read_ahead) {
   auto log = OpenReadOnly(dir);
   ASSERT_NE(log, nullptr);
   for (bool verified : {false, true}) {
@@ -194,12 +208,12 @@ void ExpectDamageReportedAsBefore(const std::string& dir, std::uint64_t bad) {
     ASSERT_FALSE(want_status.ok());
     EXPECT_EQ(want.revision, bad - 1);
     State got;
-    Status s = internal::FoldLog(*log, kEvents, got, Options(verified));
+    Status s = internal::FoldLog(*log, kEvents, got, Options(read_ahead, verified));
     ExpectSameStatus(s, want_status);
     EXPECT_TRUE(got == want) << "verified " << verified;
     // Stopped by after_each before the damage, the fold does not see it.
     State stopped;
-    FoldOptions options = Options(verified);
+    FoldOptions options = Options(read_ahead, verified);
     options.after_each = [&](const storage::DecodedEvent& e) { return e.seq() < bad - 10; };
     s = internal::FoldLog(*log, kEvents, stopped, options);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -207,22 +221,22 @@ void ExpectDamageReportedAsBefore(const std::string& dir, std::uint64_t bad) {
   }
 }
 
-TEST_F(Fold, AnUndecodableEventIsReportedAsThePlainFoldReportsIt) {
+TEST_P(Fold, AnUndecodableEventIsReportedAsThePlainFoldReportsIt) {
   const std::uint64_t bad = 4321;
   ASSERT_TRUE(storage::tamper::OverwriteEvent(dir_.path(), bad, std::string(7, 'x')).ok());
-  ExpectDamageReportedAsBefore(dir_.path(), bad);
+  ExpectDamageReportedAsBefore(dir_.path(), bad, read_ahead());
 }
 
-TEST_F(Fold, AMissingEventIsReportedAsThePlainFoldReportsIt) {
+TEST_P(Fold, AMissingEventIsReportedAsThePlainFoldReportsIt) {
   const std::uint64_t bad = 3000;
   ASSERT_TRUE(storage::tamper::DeleteEvent(dir_.path(), bad).ok());
-  ExpectDamageReportedAsBefore(dir_.path(), bad);
+  ExpectDamageReportedAsBefore(dir_.path(), bad, read_ahead());
 }
 
-TEST_F(Fold, ASwappedEventIsReportedAsThePlainFoldReportsIt) {
+TEST_P(Fold, ASwappedEventIsReportedAsThePlainFoldReportsIt) {
   // Each holds the other's seq: "event_tampered" at the first of them.
   ASSERT_TRUE(storage::tamper::SwapEvents(dir_.path(), 5000, 5001).ok());
-  ExpectDamageReportedAsBefore(dir_.path(), 5000);
+  ExpectDamageReportedAsBefore(dir_.path(), 5000, read_ahead());
 }
 
 }  // namespace

@@ -41,6 +41,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -847,11 +848,29 @@ Status RowCensus(Bench& b) {
 }
 
 // Rates per wall second and per CPU second of the process (the machine is shared: the
-// CPU rate is what the code costs, the wall rate what this run got). Then the floor of
-// the fold's most frequent step: a random successful TokenTable::Find among the tokens
-// at the end of the log.
+// CPU rate is what the code costs, the wall rate what this run got). Each pass times the
+// scan alone, FoldLog as it runs by default (reading ahead on a second thread where
+// there is more than one core), and FoldLog on one thread; each fold's state is compared
+// with the state at the end of the log. Then the floor of the fold's most frequent step:
+// a random successful TokenTable::Find among the tokens at the end of the log.
 Status RowReplay(Bench& b) {
   std::vector<double> scan_rates, fold_rates, scan_cpu_rates, fold_cpu_rates;
+  std::vector<double> one_rates, one_cpu_rates;
+  bool same_state = true;
+  auto timed_fold = [&](const internal::FoldOptions& options, std::vector<double>& rates,
+                        std::vector<double>& cpu_rates) {
+    const auto start = Clock::now();
+    const double cpu = CpuSeconds();
+    State state;
+    Status s = internal::FoldLog(*b.log, b.size(), state, options);
+    if (!s.ok()) return s;
+    rates.push_back(static_cast<double>(b.size()) / SecondsSince(start));
+    cpu_rates.push_back(static_cast<double>(b.size()) / (CpuSeconds() - cpu));
+    same_state = same_state && state == b.last;
+    return Status::Ok();
+  };
+  internal::FoldOptions one_thread;
+  one_thread.read_ahead_min_events = std::numeric_limits<std::uint64_t>::max();
   const double n = static_cast<double>(b.size());
   for (std::uint64_t pass = 0; pass < b.passes; ++pass) {
     auto start = Clock::now();
@@ -864,20 +883,13 @@ Status RowReplay(Bench& b) {
     if (!s.ok()) return s;
     scan_rates.push_back(n / SecondsSince(start));
     scan_cpu_rates.push_back(n / (CpuSeconds() - cpu));
-    start = Clock::now();
-    cpu = CpuSeconds();
-    {
-      State state;
-      s = internal::FoldLog(*b.log, b.size(), state);
-      if (!s.ok()) return s;
-      fold_rates.push_back(n / SecondsSince(start));
-      fold_cpu_rates.push_back(n / (CpuSeconds() - cpu));
-    }
+    if (s = timed_fold({}, fold_rates, fold_cpu_rates); !s.ok()) return s;
+    if (s = timed_fold(one_thread, one_rates, one_cpu_rates); !s.ok()) return s;
     std::printf(
         "pass %llu: scan + decode %.0f events/s (%.0f per CPU s), fold %.0f events/s "
-        "(%.0f per CPU s)\n",
+        "(%.0f per CPU s), fold on one thread %.0f events/s (%.0f per CPU s)\n",
         static_cast<unsigned long long>(pass + 1), scan_rates.back(), scan_cpu_rates.back(),
-        fold_rates.back(), fold_cpu_rates.back());
+        fold_rates.back(), fold_cpu_rates.back(), one_rates.back(), one_cpu_rates.back());
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -894,10 +906,11 @@ Status RowReplay(Bench& b) {
   std::printf(
       "RESULT replay events=%llu passes=%zu fold_events_per_s=%.0f "
       "scan_events_per_s=%.0f fold_events_per_cpu_s=%.0f "
-      "scan_events_per_cpu_s=%.0f find_ns=%.0f found=%llu\n",
+      "scan_events_per_cpu_s=%.0f one_thread_fold_events_per_s=%.0f "
+      "one_thread_fold_events_per_cpu_s=%.0f same_state=%d find_ns=%.0f found=%llu\n",
       static_cast<unsigned long long>(b.size()), fold_rates.size(), median(fold_rates),
-      median(scan_rates), median(fold_cpu_rates), median(scan_cpu_rates), find_ns,
-      static_cast<unsigned long long>(found));
+      median(scan_rates), median(fold_cpu_rates), median(scan_cpu_rates), median(one_rates),
+      median(one_cpu_rates), same_state ? 1 : 0, find_ns, static_cast<unsigned long long>(found));
   return Status::Ok();
 }
 
