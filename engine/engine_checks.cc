@@ -14,16 +14,18 @@ namespace {
 // The token a secret names: found by its public prefix (`key`, the key of
 // PrefixOfSecret(secret)), accepted only if the secret's SHA-256 (`digest`) matches the
 // stored one (compared in constant time). A wrong secret with a known prefix is
-// indistinguishable from an unknown token.
-const TokenRecord* FindByDigest(const State& s, const PrefixKey& key, const storage::Hash& digest) {
-  const Idx i = s.tokens.Find(key);
+// indistinguishable from an unknown token. `hash` is key.Hash().
+const TokenRecord* FindByDigest(const State& s, const PrefixKey& key, std::uint64_t hash,
+                                const storage::Hash& digest) {
+  const Idx i = s.tokens.Find(key, hash);
   if (i == kNoIdx) return nullptr;
   const TokenRecord& t = s.tokens.at(i);
   return SameDigest(digest, t.secret_hash) ? &t : nullptr;
 }
 
 const TokenRecord* FindBySecret(const State& s, std::string_view secret) {
-  return FindByDigest(s, PrefixKey(PrefixOfSecret(secret)), storage::Sha256(secret));
+  const PrefixKey key(PrefixOfSecret(secret));
+  return FindByDigest(s, key, key.Hash(), storage::Sha256(secret));
 }
 
 }  // namespace
@@ -36,11 +38,12 @@ Decision EngineImpl::CheckToken(std::string_view secret, std::string_view org_id
   // SHA-256: the slot is requested first, the organization found while it arrives, then
   // the record requested and the secret hashed while that arrives.
   const PrefixKey key(PrefixOfSecret(secret));
-  if (key.valid()) published_.tokens.PrefetchSlot(key.Hash());
+  const std::uint64_t hash = key.Hash();
+  if (key.valid()) published_.tokens.PrefetchSlot(hash);
   const Idx org_idx = published_.OrgIdx(org_id);
-  if (key.valid()) published_.tokens.PrefetchRecord(key.Hash());
+  if (key.valid()) published_.tokens.PrefetchRecord(hash);
   const storage::Hash digest = storage::Sha256(secret);
-  const TokenRecord* token = FindByDigest(published_, key, digest);
+  const TokenRecord* token = FindByDigest(published_, key, hash, digest);
   Decision d = CheckTokenInOrg(published_, token, org_id, org_idx, ctx);
   const bool note_use =
       d.allowed && ctx.time_us - token->last_used_us >= options_.token_use_interval_us;
