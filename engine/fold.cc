@@ -49,6 +49,18 @@ constexpr std::size_t kBytesAhead = 16;
 constexpr std::size_t kSlotAhead = 12;
 constexpr std::size_t kRecordAhead = 6;
 
+// Before folding event i of n: the slots of the event kSlotAhead on, and the records of
+// the one kRecordAhead on, whose lookups `lookup(j)` gives. Always inlined, as the
+// prefetches it makes are (see TokenTable::PrefetchSlot).
+template <typename LookupOf>
+[[gnu::always_inline]] inline void PrefetchAhead(const State& state, std::size_t i, std::size_t n,
+                                                 LookupOf lookup) {
+  if (i + kSlotAhead < n) PrefetchForEvolve(state, lookup(i + kSlotAhead), PrefetchStage::kSlot);
+  if (i + kRecordAhead < n) {
+    PrefetchForEvolve(state, lookup(i + kRecordAhead), PrefetchStage::kRecord);
+  }
+}
+
 // Folds `batch` in order, prefetching ahead; false if after_each stopped the fold.
 bool FoldBatch(State& state, const Batch& batch, const FoldOptions& options) {
   const std::size_t n = batch.size();
@@ -60,12 +72,8 @@ bool FoldBatch(State& state, const Batch& batch, const FoldOptions& options) {
         __builtin_prefetch(bytes.data() + at);
       }
     }
-    if (i + kSlotAhead < n) {
-      PrefetchForEvolve(state, batch.lookups[i + kSlotAhead], PrefetchStage::kSlot);
-    }
-    if (i + kRecordAhead < n) {
-      PrefetchForEvolve(state, batch.lookups[i + kRecordAhead], PrefetchStage::kRecord);
-    }
+    PrefetchAhead(state, i, n,
+                  [&](std::size_t j) -> const EvolveLookup& { return batch.lookups[j]; });
     const storage::DecodedEvent& event = batch.events[i];
     Evolve(state, event.envelope());
     if (options.after_each && !options.after_each(event)) return false;
@@ -158,12 +166,8 @@ Status FoldChunk(State& state, const Chunk& chunk, storage::DecodedEvent& decode
   const std::vector<Item>& items = chunk.items;
   const std::size_t n = items.size();
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + kSlotAhead < n) {
-      PrefetchForEvolve(state, items[i + kSlotAhead].lookup, PrefetchStage::kSlot);
-    }
-    if (i + kRecordAhead < n) {
-      PrefetchForEvolve(state, items[i + kRecordAhead].lookup, PrefetchStage::kRecord);
-    }
+    PrefetchAhead(state, i, n,
+                  [&](std::size_t j) -> const EvolveLookup& { return items[j].lookup; });
     const Item& item = items[i];
     if (item.size == 0) {
       state.revision = item.seq;
