@@ -218,8 +218,7 @@ void Evolve(State& s, schema::Envelope::Reader envelope) {
   using E = schema::Envelope::Event;
   const std::uint64_t seq = envelope.getSeq();
   const std::int64_t now = envelope.getTimeUs();
-  s.revision = seq;
-  s.last_time_us = now;
+  EvolveAdvance(s, seq, now);
   auto event = envelope.getEvent();
   switch (event.which()) {
     case E::ORGANIZATION_CREATED: {
@@ -372,8 +371,7 @@ EvolveLookup EvolveLookupOf(schema::Envelope::Reader envelope) {
     default:
       return lookup;
   }
-  const PrefixKey key(View(prefix));
-  if (key.valid()) lookup.token_hash = key.Hash();
+  lookup.token_hash = EvolveLookup::TokenHash(PrefixKey(View(prefix)));
   return lookup;
 }
 

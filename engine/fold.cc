@@ -148,7 +148,7 @@ void AddItem(Chunk& chunk, const storage::DecodedEvent& event) {
   if (e.which() == E::TOKEN_USED) {
     const auto used = e.getTokenUsed();
     item.key = PrefixKey(View(used.getTokenPrefix()));
-    if (item.key.valid()) item.lookup.token_hash = item.key.Hash();
+    item.lookup.token_hash = EvolveLookup::TokenHash(item.key);
     item.last_used_us = used.getLastUsedUs();
     return;
   }
@@ -170,8 +170,7 @@ Status FoldChunk(State& state, const Chunk& chunk, storage::DecodedEvent& decode
                   [&](std::size_t j) -> const EvolveLookup& { return items[j].lookup; });
     const Item& item = items[i];
     if (item.size == 0) {
-      state.revision = item.seq;
-      state.last_time_us = item.time_us;
+      EvolveAdvance(state, item.seq, item.time_us);
       EvolveTokenUse(state, item.key, item.lookup.token_hash, item.last_used_us);
       continue;
     }
